@@ -480,10 +480,11 @@ static int date_param(const http_request *req, const char *name, int64_t def,
 }
 
 typedef struct strategy {
-  json_t *workflows; /* engine_workflows, counts added */
-  json_t *counts;    /* {workflow: {state: cases}} */
-  json_t *flows;     /* {workflow: [{from, to, count}]} taken */
-  json_t *arms;      /* {workflow: {experiment: [arm...]}} */
+  const char *currency; /* the institution's */
+  json_t *workflows;    /* engine_workflows, counts added */
+  json_t *counts;       /* {workflow: {state: cases}} */
+  json_t *flows;        /* {workflow: [{from, to, count}]} taken */
+  json_t *arms;         /* {workflow: {experiment: [arm...]}} */
 } strategy;
 
 static json_t *member(json_t *obj, const char *key, json_t *(*make)(void)) {
@@ -525,15 +526,40 @@ static int strategy_flow(void *ud, const store_value *c, int n) {
   return 0;
 }
 
+/* Rows: workflow, experiment, arm, cases, recovered, closed_paid,
+ * currency; an arm a row each currency it recovered money in, in the
+ * order of their codes (recovered and currency NULL when none). An
+ * arm's money is kept each currency apart, as the Overview's: its plain
+ * `recovered` is the institution's currency's (a sum of yuan and tenge
+ * is neither), its by_currency lists each, the institution's first and
+ * always there. Cases and cases closed paid are counts: they add. */
 static int strategy_arm(void *ud, const store_value *c, int n) {
   strategy *s = ud;
   json_t *w = member(s->arms, text(&c[0]), json_object);
   json_t *arms = member(w, text(&c[1]), json_array);
+  size_t last = json_array_size(arms);
+  json_t *arm = last ? json_array_get(arms, last - 1) : NULL, *by;
+  const char *cur;
   (void)n;
-  json_array_append_new(
-      arms, json_pack("{s:s, s:I, s:I, s:I}", "arm", text(&c[2]), "cases",
-                      (json_int_t)c[3].i, "recovered", (json_int_t)c[4].i,
-                      "closed_paid", (json_int_t)c[5].i));
+  if (!arm ||
+      strcmp(json_string_value(json_object_get(arm, "arm")), text(&c[2]))) {
+    arm = json_pack("{s:s, s:I, s:I, s:I, s:[{s:s, s:I}]}", "arm", text(&c[2]),
+                    "cases", (json_int_t)c[3].i, "recovered", (json_int_t)0,
+                    "closed_paid", (json_int_t)c[5].i, "by_currency",
+                    "currency", s->currency, "recovered", (json_int_t)0);
+    json_array_append_new(arms, arm);
+  }
+  if (c[6].type != STORE_TEXT || c[4].type != STORE_INT) return 0;
+  /* '' was written by another program: the institution's */
+  cur = c[6].s[0] ? c[6].s : s->currency;
+  by = json_object_get(arm, "by_currency");
+  if (!strcmp(cur, s->currency)) {
+    add(arm, "recovered", c[4].i);
+    add(json_array_get(by, 0), "recovered", c[4].i);
+  } else {
+    json_array_append_new(by, json_pack("{s:s, s:I}", "currency", cur,
+                                        "recovered", (json_int_t)c[4].i));
+  }
   return 0;
 }
 
@@ -617,6 +643,7 @@ void api_figures_workflows(service *svc, http_request *req, int route,
   }
   day_string(from, from_s, sizeof from_s);
   day_string(to, to_s, sizeof to_s);
+  s.currency = script_config(engine_script(svc->eng))->currency;
   s.counts = json_object();
   s.flows = json_object();
   s.arms = json_object();

@@ -4871,10 +4871,10 @@ static int promise_record(engine *eng, const store_case *c, rc_money amount,
     return rc_error_set(err, RC_EINVAL, "amount",
                         "promise of %lld exceeds the balance (%lld)",
                         (long long)amount, (long long)c->balance);
-  if ((rc = store_promise_insert(eng->st, c->id, amount, by_date,
+  if ((rc = store_promise_insert(eng->st, c->id, amount, c->currency, by_date,
                                  clock_now(eng->clk), id, err)) ||
-      (rc = core_timer_at(eng, c->id, end_of_day(eng, by_date),
-                          "__promise_due", "promise", *id, err)))
+      (rc = core_timer_at(eng, c->id, end_of_day(eng, by_date), "__promise_due",
+                          "promise", *id, err)))
     return rc;
   if (eng->actor[0] &&
       ((rc = store_promise_user_put(eng->st, *id, eng->actor, err)) ||

@@ -448,8 +448,19 @@ void report_print(engine *eng, const json_t *r, FILE *out) {
   fprintf(out, "%-29s", "installments");
   if (json_array_size(json_object_get(v, "by_status")) == 0)
     fputs(" none", out);
-  json_array_foreach(json_object_get(v, "by_status"), i, row)
-      fprintf(out, " %lld %s", num(row, "installments"), str(row, "status"));
+  /* rows by status, a row a currency: each status once, its counts
+   * added */
+  json_array_foreach(json_object_get(v, "by_status"), i, row) {
+    const json_t *rows = json_object_get(v, "by_status");
+    const char *status = json_string_value(json_object_get(row, "status"));
+    if (i && json_equal(json_object_get(json_array_get(rows, i - 1), "status"),
+                        json_object_get(row, "status")))
+      continue;
+    fprintf(out, " %lld %s",
+            (long long)sum_where(rows, "installments", "status",
+                                 status ? status : ""),
+            str(row, "status"));
+  }
   if (json_is_real(json_object_get(v, "on_time_rate")))
     fprintf(out, " (on time %.1f%%)",
             100 * json_real_value(json_object_get(v, "on_time_rate")));

@@ -244,6 +244,43 @@ static int close_book(void **state) {
   return 0;
 }
 
+/* The arms' rows (workflow|experiment|arm|cases|recovered|closed_paid|
+ * currency, a row an arm and currency, "-" for an arm with no money)
+ * summed over the arms: cases and closed paid once an arm, recovered in
+ * the institution's currency (CNY) and in all others. */
+typedef struct arms_sums {
+  long long cases, recovered, paid, elsewhere;
+} arms_sums;
+
+/* The length of a row's "workflow|experiment|arm|". */
+static size_t arm_key(const char *row) {
+  const char *p = row;
+  for (int k = 0; k < 3 && p; k++)
+    if ((p = strchr(p, '|'))) p++;
+  return p ? (size_t)(p - row) : strlen(row);
+}
+
+static arms_sums arms_of(const rows *r) {
+  arms_sums s = {0, 0, 0, 0};
+  for (int i = 0; i < r->n; i++) {
+    const char *row = r->row[i];
+    char rec[32], cur[16];
+    long long c, p;
+    size_t key = arm_key(row);
+    assert_int_equal(
+        sscanf(row + key, "%lld|%31[^|]|%lld|%15s", &c, rec, &p, cur), 4);
+    if (i == 0 || key != arm_key(r->row[i - 1]) ||
+        strncmp(row, r->row[i - 1], key))
+      s.cases += c, s.paid += p;
+    if (!strcmp(rec, "-")) continue;
+    if (!strcmp(cur, "CNY"))
+      s.recovered += atoll(rec);
+    else
+      s.elsewhere += atoll(rec);
+  }
+  return s;
+}
+
 /* 2026-10-15 in Asia/Shanghai: four cases open (C1 1000 due 10-01, C2
  * 2000 due 08-01, C3 3000 due 10-20, C4 100 due 10-31), each with a call
  * task; C4's handler fails after sending (the SMS would have been
@@ -294,7 +331,7 @@ static void test_a_day_of_work_is_counted(void **state) {
   expect_rows(&r, "2026-08-01|1|2000|CNY", "2026-10-20|1|2800|CNY",
               "2026-10-31|1|100|CNY", NULL);
   r = READ(query_figures_promises);
-  expect_rows(&r, "open|1|500|200", NULL);
+  expect_rows(&r, "open|1|500|200|CNY", NULL);
   expect_messages(1, 1);
   r = READ(query_figures_queues);
   expect_rows(&r, "phone|1|0|1792029600000", NULL);
@@ -314,18 +351,10 @@ static void test_a_day_of_work_is_counted(void **state) {
   /* One arm or the other: three cases, 1200 recovered, one closed paid. */
   r = READ(query_figures_arms);
   {
-    long long cases = 0, recovered = 0, paid = 0;
-    for (int i = 0; i < r.n; i++) {
-      long long c, rec, p;
-      assert_int_equal(
-          sscanf(strchr(strchr(strchr(r.row[i], '|') + 1, '|') + 1, '|') + 1,
-                 "%lld|%lld|%lld", &c, &rec, &p),
-          3);
-      cases += c, recovered += rec, paid += p;
-    }
-    assert_int_equal(cases, 4);
-    assert_int_equal(recovered, 1200);
-    assert_int_equal(paid, 1);
+    arms_sums s = arms_of(&r);
+    assert_int_equal(s.cases, 4);
+    assert_int_equal(s.recovered, 1200);
+    assert_int_equal(s.paid, 1);
   }
 }
 
@@ -344,7 +373,7 @@ static void test_reductions_releases_and_broken_promises(void **state) {
   expect_rows(&r, "2026-10-16|sms|||1|0", NULL);
   expect_messages(2, 0);
   r = READ(query_figures_promises);
-  expect_rows(&r, "broken|1|500|200", NULL);
+  expect_rows(&r, "broken|1|500|200|CNY", NULL);
   r = READ(query_figures_due);
   expect_rows(&r, "2026-10-10|1|1500|CNY", "2026-10-20|1|2800|CNY",
               "2026-10-31|1|100|CNY", NULL);
@@ -476,6 +505,41 @@ static void test_a_collector_s_month_is_kept_by_currency(void **state) {
   json_decref(r);
 }
 
+/* The book of the test before holds C5 in yen beside the yuan cases,
+ * every case in one arm or the other of "tone": the arms' money and the
+ * promises' counters keep the yen apart, and so does the report's
+ * promises by status (on d8b7683 the arms' recovered added 1,000 yen to
+ * the 4,000.00 yuan, and the promises' 3,000 yen to the yuan promised). */
+static void test_arms_and_promises_keep_each_currency(void **state) {
+  json_t *report, *row;
+  arms_sums s;
+  size_t i;
+  int yen = 0;
+  rows r;
+  (void)state;
+  r = READ(query_figures_arms);
+  s = arms_of(&r);
+  assert_int_equal(s.cases, 5);
+  assert_int_equal(s.recovered, 4000); /* C1 1000, C3 200 + 2800 */
+  assert_int_equal(s.elsewhere, 1000); /* C5's yen */
+  r = READ(query_figures_promises);
+  expect_rows(&r, "broken|1|500|200|CNY", "open|1|3000|1000|JPY", NULL);
+  assert_int_equal(report_build(eng, &report, &err), RC_OK);
+  json_array_foreach(
+      json_object_get(json_object_get(report, "promises"), "by_status"), i,
+      row) {
+    const char *cur = json_string_value(json_object_get(row, "currency"));
+    assert_non_null(cur);
+    if (strcmp(cur, "JPY")) continue;
+    yen = 1;
+    assert_string_equal(json_string_value(json_object_get(row, "status")),
+                        "open");
+    assert_int_equal(json_integer_value(json_object_get(row, "amount")), 3000);
+  }
+  assert_true(yen);
+  json_decref(report);
+}
+
 int main(void) {
   const struct CMUnitTest arithmetic[] = {
       cmocka_unit_test(test_buckets_follow_days_past_due),
@@ -490,6 +554,7 @@ int main(void) {
       cmocka_unit_test(test_roll_rates_of_ended_months),
       cmocka_unit_test(test_counters_agree_with_the_cases),
       cmocka_unit_test(test_a_collector_s_month_is_kept_by_currency),
+      cmocka_unit_test(test_arms_and_promises_keep_each_currency),
   };
   int failed = cmocka_run_group_tests(arithmetic, NULL, NULL);
   return failed + cmocka_run_group_tests(book, open_book, close_book);

@@ -684,6 +684,70 @@ static void test_the_report_s_currencies_read_as_the_overview_s(void **state) {
   json_decref(r);
 }
 
+/* The book the tests before left: every case in an arm of "tone", money
+ * recovered in yuan (the small book's 1,300.00 and T's 1.00), dollars
+ * (U), kuna (H, M, O) and euro (H after its move), and M's promise of
+ * 1,000.00 kuna. The Strategy page's arms keep each currency apart: an
+ * arm's `recovered` is its yuan alone, its by_currency each currency's,
+ * yuan first; the report's promises by status name their currency (on
+ * d8b7683 the arms read yuan, dollars, kuna and euro added, 310,200, and
+ * the kuna promised was summed with any yuan). */
+static void test_the_arms_and_promises_keep_each_currency(void **state) {
+  json_t *w, *arms, *arm, *r, *row;
+  json_int_t cny = 0, plain = 0, usd = 0, hrk = 0, eur = 0, kuna = 0;
+  size_t i, j;
+  (void)state;
+  w = get_json("/v1/workflows", READ);
+  arms = json_object_get(
+      json_array_get(
+          json_object_get(json_array_get(json_object_get(w, "workflows"), 0),
+                          "experiments"),
+          0),
+      "arms");
+  assert_int_equal(json_array_size(arms), 2);
+  json_array_foreach(arms, i, arm) {
+    json_t *by = json_object_get(arm, "by_currency"), *e;
+    expect_json(json_object_get(json_array_get(by, 0), "currency"), "\"CNY\"");
+    plain += json_integer_value(json_object_get(arm, "recovered"));
+    json_array_foreach(by, j, e) {
+      const char *cur = json_string_value(json_object_get(e, "currency"));
+      json_int_t v = json_integer_value(json_object_get(e, "recovered"));
+      if (!strcmp(cur, "CNY"))
+        cny += v;
+      else if (!strcmp(cur, "USD"))
+        usd += v;
+      else if (!strcmp(cur, "HRK"))
+        hrk += v;
+      else if (!strcmp(cur, "EUR"))
+        eur += v;
+      else
+        fail_msg("an arm recovered %s", cur);
+      /* the others in the order of their codes */
+      if (j > 1)
+        assert_true(strcmp(json_string_value(json_object_get(
+                               json_array_get(by, j - 1), "currency")),
+                           cur) < 0);
+    }
+  }
+  assert_int_equal(plain, 130100);
+  assert_int_equal(cny, 130100);
+  assert_int_equal(usd, 100);
+  assert_int_equal(hrk, 175000);
+  assert_int_equal(eur, 5000);
+  json_decref(w);
+
+  r = get_json("/v1/reports/summary", READ);
+  json_array_foreach(
+      json_object_get(json_object_get(r, "promises"), "by_status"), i, row) {
+    const char *cur = json_string_value(json_object_get(row, "currency"));
+    if (!cur) fail_msg("a promises row without its currency");
+    if (!strcmp(cur, "HRK"))
+      kuna += json_integer_value(json_object_get(row, "amount"));
+  }
+  assert_int_equal(kuna, 100000);
+  json_decref(r);
+}
+
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_each_route_answers_its_roles),
@@ -695,6 +759,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_a_payments_mistyped_currency_is_said_so),
       cmocka_unit_test(test_a_case_moves_currency_with_nothing_held),
       cmocka_unit_test(test_the_report_s_currencies_read_as_the_overview_s),
+      cmocka_unit_test(test_the_arms_and_promises_keep_each_currency),
   };
   if (argc != 3) {
     fprintf(stderr, "usage: %s RECOUP FIXTURES_DIR\n", argv[0]);

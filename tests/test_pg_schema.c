@@ -249,10 +249,11 @@ static void test_triggers_keep_the_arm_counters(void **state) {
                              "SELECT cases FROM figures_arms WHERE "
                              "experiment = 'tone' AND arm = 'soft'"),
                    2);
+  /* payments that name no currency: '', read as the institution's */
   assert_int_equal(pgt_value(f->c,
-                             "SELECT recovered FROM figures_arms "
+                             "SELECT recovered FROM figures_arms_money "
                              "WHERE experiment = 'tone' AND "
-                             "arm = 'soft'"),
+                             "arm = 'soft' AND currency = ''"),
                    600);
   assert_int_equal(pgt_value(f->c,
                              "SELECT count(*) FROM figures_arms "
@@ -480,8 +481,11 @@ static void test_a_version_3_book_is_upgraded(void **state) {
  * trigger leaves them. */
 static void test_a_version_4_book_is_upgraded(void **state) {
   fixture *f = *state;
-  static const char recovered[] =
+  static const char recovered_4[] =
       "SELECT sum(recovered) FROM figures_arms WHERE arm = 'soft'";
+  /* since 23 an arm's money is kept by currency */
+  static const char recovered[] =
+      "SELECT sum(recovered) FROM figures_arms_money WHERE arm = 'soft'";
   rc_error err = {0};
 
   assert_int_equal(pg_schema_migrate_to(f->c, 4, &err), RC_OK);
@@ -489,7 +493,7 @@ static void test_a_version_4_book_is_upgraded(void **state) {
   PQclear(pgt_exec(f->c, "INSERT INTO variants VALUES ('C2', 'tone', 'soft');"
                          "INSERT INTO payments(case_id, amount, ref, at) "
                          "VALUES ('C2', 300, 'p1', 1)"));
-  assert_int_equal(pgt_value(f->c, recovered), 300);
+  assert_int_equal(pgt_value(f->c, recovered_4), 300);
   assert_int_equal(pg_schema_migrate(f->c, &err), RC_OK);
   assert_int_equal(pg_schema_read_version(f->c, &err), pg_schema_version());
   assert_int_equal(pgt_value(f->c, recovered), 300);
@@ -1155,6 +1159,70 @@ static void test_a_version_21_books_messages_keep_their_step(void **state) {
       pgt_value(f->c, "SELECT count(*) FROM cases WHERE mover = 0"), 2);
 }
 
+/* The one text sql answers is want. */
+static void expect_text(PGconn *c, const char *sql, const char *want) {
+  PGresult *r = pgt_exec(c, sql);
+  assert_non_null(r);
+  assert_string_equal(PQgetvalue(r, 0, 0), want);
+  PQclear(r);
+}
+
+/* A book of version 22 whose arm recovered yuan and tenge, with a
+ * promise in each (SQLite's 37): the next start gives each promise its
+ * case's currency and counts the promises' and the arms' money again
+ * from the rows, each currency apart; the triggers keep them so after
+ * (the arm read 5,100,000 and the open promises 1200 on d8b7683). */
+static void test_a_version_22_books_money_is_kept_by_currency(void **state) {
+  fixture *f = *state;
+  rc_error err = {0};
+  static const char money[] =
+      "SELECT string_agg(k, ' ' ORDER BY k COLLATE \"C\") FROM (SELECT "
+      "arm || '/' || currency || '/' || sum(recovered) AS k FROM "
+      "figures_arms_money GROUP BY arm, currency) x";
+  static const char promised[] =
+      "SELECT string_agg(k, ' ' ORDER BY k COLLATE \"C\") FROM (SELECT "
+      "status || '/' || currency || '/' || sum(promises) || '/' || "
+      "sum(amount) AS k FROM figures_promises GROUP BY status, currency "
+      "HAVING sum(promises) <> 0) x";
+
+  assert_int_equal(pg_schema_migrate_to(f->c, 22, &err), RC_OK);
+  two_cases(f->c);
+  PQclear(pgt_exec(f->c,
+                   "INSERT INTO cases(id, borrower_id, workflow, version, "
+                   "state, currency, opened_at, balance) VALUES "
+                   "('K1', 'B1', 'standard', 1, 'new', 'KZT', 0, 9000000);"
+                   "INSERT INTO variants VALUES ('C1', 'tone', 'soft'),"
+                   "('K1', 'tone', 'soft');"
+                   "INSERT INTO payments(case_id, amount, ref, at, currency) "
+                   "VALUES ('C1', 100000, 'P1', 1, 'CNY'),"
+                   "('K1', 5000000, 'P2', 2, 'KZT');"
+                   "INSERT INTO promises(case_id, amount, by_date, status, "
+                   "at) VALUES ('C1', 500, '2026-12-05', 'open', 1),"
+                   "('K1', 700, '2026-12-06', 'open', 2)"));
+  assert_int_equal(pgt_value(f->c, "SELECT sum(recovered) FROM figures_arms"),
+                   5100000);
+  assert_int_equal(pg_schema_migrate(f->c, &err), RC_OK);
+  assert_int_equal(pg_schema_read_version(f->c, &err), pg_schema_version());
+  expect_text(f->c,
+               "SELECT string_agg(case_id || ' ' || currency, ', ' "
+               "ORDER BY case_id) FROM promises", "C1 CNY, K1 KZT");
+  expect_text(f->c, money, "soft/CNY/100000 soft/KZT/5000000");
+  expect_text(f->c, promised, "open/CNY/1/500 open/KZT/1/700");
+  /* and kept so: a payment by another writer, a promise kept */
+  PQclear(pgt_exec(f->c,
+                   "INSERT INTO payments(case_id, amount, ref, at, currency) "
+                   "VALUES ('K1', 1000, 'P3', 3, 'KZT');"
+                   "UPDATE promises SET status = 'kept', paid = 700 WHERE "
+                   "case_id = 'K1'"));
+  expect_text(f->c, money, "soft/CNY/100000 soft/KZT/5001000");
+  expect_text(f->c, promised, "kept/KZT/1/700 open/CNY/1/500");
+  assert_int_equal(pgt_value(f->c,
+                             "SELECT count(*) FROM information_schema.columns "
+                             "WHERE table_name = 'figures_arms' AND "
+                             "column_name = 'recovered'"),
+                   0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(
@@ -1211,6 +1279,8 @@ int main(void) {
           teardown),
       cmocka_unit_test_setup_teardown(
           test_a_version_21_books_messages_keep_their_step, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_version_22_books_money_is_kept_by_currency, setup, teardown),
   };
   if (!pgt_cluster_url()) return 1;
   return cmocka_run_group_tests(tests, NULL, NULL);

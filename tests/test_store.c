@@ -192,7 +192,10 @@ static int message_attempt(store *st, int64_t id, const char *status,
       NULL, err);
 }
 
-static void add_case(store *st, const char *id) {
+/* Case id of borrower B1 in workflow w, state new, owing balance in
+ * currency. */
+static void add_case_owing(store *st, const char *id, const char *currency,
+                           rc_money balance) {
   store_borrower b = {0};
   store_case c = {0};
   rc_error err;
@@ -205,9 +208,13 @@ static void add_case(store *st, const char *id) {
   c.workflow = "w";
   c.version = 1;
   c.state = "new";
-  c.currency = "CNY";
-  c.balance = 1000;
+  c.currency = (char *)currency;
+  c.balance = balance;
   assert_int_equal(store_case_insert(st, &c, &err), RC_OK);
+}
+
+static void add_case(store *st, const char *id) {
+  add_case_owing(st, id, "CNY", 1000);
 }
 
 /* Borrower B1 with a phone and a third party, Li (position 1). */
@@ -1755,12 +1762,47 @@ static void test_a_cancel_after_another_process_s_timers_ends_them(
   }
 }
 
-/* Takes migration 35's columns off the messages (the case_steps made
- * again lose its mover) and puts migration 33's case tables back as 32
- * kept them: case_rows keyed by id, case_steps by its rowid (each its
- * step_row), the view joining them by id, the other tables' keys naming
- * case_rows(id). */
+/* Puts migration 37's money back as 36 kept it: an arm's recovered in
+ * figures_arms (0: what it was is not known again; 37 counts it from the
+ * rows), the promises' counters by status alone, no currency on a
+ * promise. */
+#define MONEY_DOWN                                                         \
+  "DROP TRIGGER figures_arm_paid; DROP TABLE figures_arms_money;"          \
+  "ALTER TABLE figures_arms ADD COLUMN recovered INTEGER NOT NULL"         \
+  " DEFAULT 0;"                                                            \
+  "CREATE TRIGGER figures_arm_paid AFTER INSERT ON payments BEGIN"         \
+  " UPDATE figures_arms SET recovered = recovered + new.amount"            \
+  " WHERE (experiment, arm) IN (SELECT experiment, arm FROM variants"      \
+  " WHERE case_id = new.case_id); END;"                                    \
+  "DROP TRIGGER figures_promise_new; DROP TRIGGER figures_promise_change;" \
+  "DROP TABLE figures_promises;"                                           \
+  "CREATE TABLE figures_promises(status TEXT PRIMARY KEY,"                 \
+  " promises INTEGER NOT NULL, amount INTEGER NOT NULL,"                   \
+  " paid INTEGER NOT NULL) WITHOUT ROWID;"                                 \
+  "INSERT INTO figures_promises SELECT status, count(*), sum(amount),"     \
+  " sum(paid) FROM promises GROUP BY status;"                              \
+  "CREATE TRIGGER figures_promise_new AFTER INSERT ON promises BEGIN"      \
+  " INSERT INTO figures_promises VALUES (new.status, 1, new.amount,"       \
+  " new.paid) ON CONFLICT DO UPDATE SET promises = promises + 1,"          \
+  " amount = amount + excluded.amount, paid = paid + excluded.paid; END;"  \
+  "CREATE TRIGGER figures_promise_change AFTER UPDATE OF status, paid"     \
+  " ON promises WHEN old.status IS NOT new.status"                         \
+  " OR old.paid IS NOT new.paid BEGIN"                                     \
+  " UPDATE figures_promises SET promises = promises - 1,"                  \
+  " amount = amount - old.amount, paid = paid - old.paid"                  \
+  " WHERE status = old.status;"                                            \
+  " INSERT INTO figures_promises VALUES (new.status, 1, new.amount,"       \
+  " new.paid) ON CONFLICT DO UPDATE SET promises = promises + 1,"          \
+  " amount = amount + excluded.amount, paid = paid + excluded.paid; END;"  \
+  "ALTER TABLE promises DROP COLUMN currency;"
+
+/* Takes migration 37's money and 35's columns off the messages (the
+ * case_steps made again lose its mover) and puts migration 33's case
+ * tables back as 32 kept them: case_rows keyed by id, case_steps by its
+ * rowid (each its step_row), the view joining them by id, the other
+ * tables' keys naming case_rows(id). */
 #define ROWS_DOWN                                                            \
+  MONEY_DOWN                                                                 \
   "ALTER TABLE messages DROP COLUMN state;"                                  \
   "ALTER TABLE messages DROP COLUMN step;"                                   \
   "DROP VIEW cases;"                                                         \
@@ -2009,17 +2051,18 @@ static void test_rollback_to_savepoint_undoes_only_that_event(void **state) {
  * by the table), with the rows they hold. */
 /* What migration 13 (figures) adds, taken away again: its triggers name
  * the tables the downgrades below rebuild. */
-#define FIGURES_DOWN                                                         \
-  "DROP TRIGGER IF EXISTS figures_promise_new;"                              \
-  "DROP TRIGGER IF EXISTS figures_promise_change;"                           \
-  "DROP TRIGGER IF EXISTS figures_arm_new;"                                  \
-  "DROP TRIGGER IF EXISTS figures_arm_paid;"                                 \
-  "DROP TABLE IF EXISTS figures_states; DROP TABLE IF EXISTS figures_due;"   \
-  "DROP TABLE IF EXISTS figures_promises; DROP TABLE IF EXISTS figures_arms;" \
-  "DROP TABLE IF EXISTS figures_days; DROP TABLE IF EXISTS figures_messages;" \
-  "DROP TABLE IF EXISTS figures_promise_users;"                              \
+#define FIGURES_DOWN                                                           \
+  "DROP TRIGGER IF EXISTS figures_promise_new;"                                \
+  "DROP TRIGGER IF EXISTS figures_promise_change;"                             \
+  "DROP TRIGGER IF EXISTS figures_arm_new;"                                    \
+  "DROP TRIGGER IF EXISTS figures_arm_paid;"                                   \
+  "DROP TABLE IF EXISTS figures_states; DROP TABLE IF EXISTS figures_due;"     \
+  "DROP TABLE IF EXISTS figures_promises; DROP TABLE IF EXISTS figures_arms;"  \
+  "DROP TABLE IF EXISTS figures_arms_money;"                                   \
+  "DROP TABLE IF EXISTS figures_days; DROP TABLE IF EXISTS figures_messages;"  \
+  "DROP TABLE IF EXISTS figures_promise_users;"                                \
   "DROP TABLE IF EXISTS figures_roll_log; DROP TABLE IF EXISTS figures_rolls;" \
-  "DROP INDEX IF EXISTS tasks_queue;"                                        \
+  "DROP INDEX IF EXISTS tasks_queue;"                                          \
   "CREATE INDEX tasks_queue ON tasks(queue, status);"
 
 static void schema_as_version_8(sqlite3 *db) {
@@ -6560,8 +6603,10 @@ static void test_task_page_gives_a_queue_s_tasks_down_an_index(void **state) {
               "status=? AND id>?)") ||
       strstr(plan, "TEMP B-TREE"))
     fail_msg("the page's plan: %s", plan);
-  /* Back to 34: step 36's columns off too, which would be found again. */
+  /* Back to 34: step 36's columns and 37's money off too, which would be
+   * found again. */
   exec_sql(
+      MONEY_DOWN
       "DROP INDEX tasks_queue_id; ALTER TABLE messages DROP COLUMN state;"
       "ALTER TABLE messages DROP COLUMN step;"
       "ALTER TABLE case_steps DROP COLUMN mover; PRAGMA user_version = 34;");
@@ -6618,10 +6663,10 @@ static void test_work_promises_by_status_and_date(void **state) {
   add_case(st, "L3");
   add_case(st, "L4");
   add_task(st, "L1", "phone", 0, 0, NULL);
-  store_promise_insert(st, "L1", 100, "2026-01-05", 1, &p1, NULL);
-  store_promise_insert(st, "L2", 100, "2026-01-04", 1, &p2, NULL);
-  store_promise_insert(st, "L3", 100, "2026-01-09", 1, &p3, NULL);
-  store_promise_insert(st, "L4", 100, "2025-12-01", 1, &p4, NULL);
+  store_promise_insert(st, "L1", 100, "CNY", "2026-01-05", 1, &p1, NULL);
+  store_promise_insert(st, "L2", 100, "CNY", "2026-01-04", 1, &p2, NULL);
+  store_promise_insert(st, "L3", 100, "CNY", "2026-01-09", 1, &p3, NULL);
+  store_promise_insert(st, "L4", 100, "CNY", "2025-12-01", 1, &p4, NULL);
   store_promise_update(st, p4, 0, "broken", NULL);
   assert_int_equal(store_work_promises(st, "open", "", "2026-01-05", "", 0,
                                        NULL, 10, collect_task_ids, ids, NULL),
@@ -6853,6 +6898,110 @@ static void test_a_users_queues_are_changed_after_add(void **state) {
       RC_ENOTFOUND);
   assert_string_equal(err.field, "name");
   store_close(st);
+}
+
+/* Rows as "a|b|c" (NULL as -), one after another into a buffer (the
+ * caller's, 1024 bytes), each ending in a space. */
+static int rows_text(void *ud, const store_value *cols, int n) {
+  char *out = ud;
+  for (int i = 0; i < n; i++) {
+    size_t used = strlen(out);
+    const char *sep = i == 0 ? "" : "|";
+    if (cols[i].type == STORE_INT)
+      snprintf(out + used, 1024 - used, "%s%lld", sep, (long long)cols[i].i);
+    else if (cols[i].type == STORE_TEXT)
+      snprintf(out + used, 1024 - used, "%s%s", sep, cols[i].s);
+    else
+      snprintf(out + used, 1024 - used, "%s-", sep);
+  }
+  snprintf(out + strlen(out), 1024 - strlen(out), " ");
+  return 0;
+}
+
+/* The arms' money, the promises' counters and the report's promises,
+ * each as rows_text reads them. */
+static void money_figures(store *st, char *arms, char *promises, char *report) {
+  rc_error err;
+  arms[0] = promises[0] = report[0] = '\0';
+  assert_int_equal(store_figures_arms(st, rows_text, arms, &err), RC_OK);
+  assert_int_equal(store_figures_promises(st, rows_text, promises, &err),
+                   RC_OK);
+  assert_int_equal(store_report_promises(st, rows_text, report, &err), RC_OK);
+}
+
+/* An arm of a lender with yuan and tenge loans: 1,000.00 CNY recovered
+ * on one case, 50,000 KZT on the other, and a promise on each. The arm's
+ * money and the promises' are kept each currency apart (on d8b7683 the
+ * arm read 5,100,000 minor units, yuan and tenge added, and the promises
+ * 1200 "open"), by the trigger and, on PostgreSQL, by a node's sums at
+ * its commit alike. A SQLite book of schema 36 reads the same once
+ * upgraded: the counters counted again from its rows, each promise given
+ * its case's currency, past an UPDATE trigger of the owner's that
+ * refuses any change to a promise. */
+static void test_an_arms_and_the_promises_money_is_kept_by_currency(
+    void **state) {
+  store *st = open_store();
+  char arms[1024], promises[1024], report[1024];
+  static const char want_arms[] =
+      "w|tone|soft|2|100000|0|CNY w|tone|soft|2|5000000|0|KZT ";
+  static const char want_promises[] = "open|1|500|0|CNY open|1|700|0|KZT ";
+  static const char want_report[] = "open|CNY|1|500|0 open|KZT|1|700|0 ";
+  int64_t id;
+  rc_error err;
+  (void)state;
+  add_case(st, "L1");
+  add_case_owing(st, "L2", "KZT", 9000000);
+  assert_int_equal(store_variant_put(st, "L1", "tone", "soft", &err), RC_OK);
+  assert_int_equal(store_variant_put(st, "L2", "tone", "soft", &err), RC_OK);
+  assert_int_equal(store_payment_insert(st, "L1", 100000, "CNY", "p1", 1, &err),
+                   RC_OK);
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  assert_int_equal(
+      store_payment_insert(st, "L2", 5000000, "KZT", "p2", 2, &err), RC_OK);
+  assert_int_equal(
+      store_promise_insert(st, "L2", 700, "KZT", "2026-01-09", 3, &id, &err),
+      RC_OK);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  assert_int_equal(
+      store_promise_insert(st, "L1", 500, "CNY", "2026-01-05", 3, &id, &err),
+      RC_OK);
+  money_figures(st, arms, promises, report);
+  assert_string_equal(arms, want_arms);
+  assert_string_equal(promises, want_promises);
+  assert_string_equal(report, want_report);
+  store_close(st);
+  if (on_pg) return;
+
+  exec_sql(MONEY_DOWN
+           "CREATE TRIGGER kept_as_made BEFORE UPDATE ON promises BEGIN"
+           " SELECT RAISE(ABORT, 'promises are kept as made'); END;"
+           "PRAGMA user_version = 36;");
+  assert_int_equal(count_rows("SELECT sum(amount) FROM figures_promises"),
+                   1200);
+  st = open_store();
+  money_figures(st, arms, promises, report);
+  assert_string_equal(arms, want_arms);
+  assert_string_equal(promises, want_promises);
+  assert_string_equal(report, want_report);
+  store_close(st);
+  assert_int_equal(count_rows("SELECT count(*) FROM sqlite_schema WHERE "
+                              "name = 'kept_as_made'"),
+                   1);
+  assert_int_equal(count_rows("SELECT count(*) FROM pragma_table_info("
+                              "'figures_arms') WHERE name = 'recovered'"),
+                   0);
+
+  /* A column of the owner's named currency on promises stops the step,
+   * named, the book left at 36. */
+  exec_sql("DROP TRIGGER kept_as_made;" MONEY_DOWN
+           "ALTER TABLE promises ADD COLUMN currency TEXT;"
+           "PRAGMA user_version = 36;");
+  st = NULL;
+  assert_int_equal(store_open(&st, path, &err), RC_ESTORE);
+  assert_non_null(strstr(err.message, "database migration 37 failed: the "
+                                      "column currency of your own on the "
+                                      "table promises"));
+  assert_int_equal(count_rows("PRAGMA user_version"), 36);
 }
 
 int main(void) {
@@ -7112,6 +7261,9 @@ int main(void) {
           test_task_page_gives_a_queue_s_tasks_down_an_index, setup, teardown),
       cmocka_unit_test_setup_teardown(test_task_page_gives_the_claimed_tasks,
                                       setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_an_arms_and_the_promises_money_is_kept_by_currency, setup,
+          teardown),
   };
   const char *db = getenv("RECOUP_TEST_DB");
   if (db && *db) {

@@ -381,8 +381,8 @@ struct store_ops {
                      rc_error *err);
 
   int (*promise_put)(store *st, const char *case_id, rc_money amount,
-                     const char *by_date, rc_time at, int64_t *id,
-                     rc_error *err);
+                     const char *currency, const char *by_date, rc_time at,
+                     int64_t *id, rc_error *err);
   int (*promise_update)(store *st, int64_t id, rc_money paid,
                         const char *status, rc_error *err);
   int (*promise_user_put)(store *st, int64_t promise_id, const char *user,

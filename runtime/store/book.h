@@ -71,8 +71,8 @@
   " FROM figures_promises "                                                   \
   "UNION ALL SELECT 'figures_arms cases', " BOOK_SUM("cases")                 \
   " FROM figures_arms "                                                       \
-  "UNION ALL SELECT 'figures_arms recovered', " BOOK_SUM("recovered")         \
-  " FROM figures_arms "                                                       \
+  "UNION ALL SELECT 'figures_arms_money recovered ' || currency, "            \
+  BOOK_SUM("recovered") " FROM figures_arms_money GROUP BY currency "         \
   "UNION ALL SELECT 'figures_arms closed paid', " BOOK_SUM("closed_paid")     \
   " FROM figures_arms "                                                       \
   "UNION ALL SELECT 'figures_days n', " BOOK_SUM("n") " FROM figures_days "   \

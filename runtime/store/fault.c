@@ -343,12 +343,13 @@ static int f_payment_put(store *st, const char *case_id, rc_money amount,
 }
 
 static int f_promise_put(store *st, const char *case_id, rc_money amount,
-                         const char *by_date, rc_time at, int64_t *id,
-                         rc_error *err) {
+                         const char *currency, const char *by_date, rc_time at,
+                         int64_t *id, rc_error *err) {
   if (fault_fires("promise_put", err)) {
     return RC_ESTORE;
   }
-  return fault.real->promise_put(st, case_id, amount, by_date, at, id, err);
+  return fault.real->promise_put(st, case_id, amount, currency, by_date, at, id,
+                                 err);
 }
 
 static int f_promise_update(store *st, int64_t id, rc_money paid,

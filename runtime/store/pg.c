@@ -1239,7 +1239,7 @@ static int op_files(const char *where, char (*paths)[4096], int max) {
 static int figs_write(pg *st, rc_error *err);
 static int counts_write(pg *st, rc_error *err);
 static int count_add(pg *st, int kind, const char *a, const char *b,
-                     const int64_t v[4], rc_error *err);
+                     const char *cur, const int64_t v[4], rc_error *err);
 
 /* Forgets the counters summed, the case known and the rows not sent
  * (pg.h): what a rollback undoes. */
@@ -2698,7 +2698,7 @@ static int op_message_put(store *s, const store_message *m, int64_t *id,
     /* Its counter is the node's in a transaction (op_begin). */
     if (rc == RC_OK && m->status) {
       static const int64_t one[4] = {1, 0, 0, 0};
-      rc = count_add(PG(s), PG_COUNT_MESSAGE, m->status, NULL, one, err);
+      rc = count_add(PG(s), PG_COUNT_MESSAGE, m->status, NULL, NULL, one, err);
     }
     return rc;
   }
@@ -2926,14 +2926,15 @@ static int op_tasks_cancel_scoped(store *s, const char *case_id,
               &a, "cancel tasks", NULL, err);
 }
 
-/* In a transaction the node adds a payment to its case's arms
- * (migration 5: the trigger counts other writers'). */
+/* In a transaction the node adds a payment to its case's arms in the
+ * payment's currency (migration 5: the trigger counts other writers'). */
 static int payment_count(pg *st, const char *case_id, rc_money amount,
-                         rc_error *err) {
+                         const char *currency, rc_error *err) {
   const int64_t v[4] = {amount, 0, 0, 0};
 
-  return counting(st) ? count_add(st, PG_COUNT_PAID, case_id, NULL, v, err)
-                      : RC_OK;
+  return counting(st)
+             ? count_add(st, PG_COUNT_PAID, case_id, NULL, currency, v, err)
+             : RC_OK;
 }
 
 static int op_payment_put(store *s, const char *case_id, rc_money amount,
@@ -2960,7 +2961,7 @@ static int op_payment_put(store *s, const char *case_id, rc_money amount,
               "INSERT INTO payments(case_id, amount, ref, at, currency) "
               "VALUES ($1, $2, $3, $4, $5)",
               &a, "record payment", NULL, err);
-    return rc == RC_OK ? payment_count(st, case_id, amount, err) : rc;
+    return rc == RC_OK ? payment_count(st, case_id, amount, currency, err) : rc;
   }
   rc = exec(st,
             "INSERT INTO payments(case_id, amount, ref, at, currency) VALUES "
@@ -2969,7 +2970,7 @@ static int op_payment_put(store *s, const char *case_id, rc_money amount,
   if (rc == RC_OK && n == 0)
     return rc_error_set(err, RC_ECONFLICT, "ref",
                         "payment ref '%s' was already received", ref);
-  return rc == RC_OK ? payment_count(st, case_id, amount, err) : rc;
+  return rc == RC_OK ? payment_count(st, case_id, amount, currency, err) : rc;
 }
 
 /* An insert that answers its new id. */
@@ -2984,8 +2985,8 @@ static int insert_id(pg *st, const char *sql, const args *a, const char *what,
 }
 
 static int op_promise_put(store *s, const char *case_id, rc_money amount,
-                          const char *by_date, rc_time at, int64_t *id,
-                          rc_error *err) {
+                          const char *currency, const char *by_date, rc_time at,
+                          int64_t *id, rc_error *err) {
   pg *st = PG(s);
   args a = {0};
   int rc;
@@ -2999,9 +3000,10 @@ static int op_promise_put(store *s, const char *case_id, rc_money amount,
   a_int(&a, amount);
   a_text(&a, by_date);
   a_int(&a, at);
+  a_text(&a, currency);
   return insert_id(st,
-                   "INSERT INTO promises(case_id, amount, by_date, status, at) "
-                   "VALUES ($1, $2, $3, 'open', $4) RETURNING id",
+                   "INSERT INTO promises(case_id, amount, by_date, status, at, "
+                   "currency) VALUES ($1, $2, $3, 'open', $4, $5) RETURNING id",
                    &a, "record promise", id, err);
 }
 
@@ -3292,14 +3294,14 @@ static int count_put(pg *st, int kind, const char *key_a, const char *key_b,
       "INSERT INTO figures_messages AS f VALUES ($1, $2, figures_slot()) "
       "ON CONFLICT (status, slot) DO UPDATE SET "
       "messages = f.messages + EXCLUDED.messages",
-      "SELECT figures_arm_add($1, 0, $2, 0)"};
+      "SELECT figures_arm_money_add($1, $2, $3)"};
   static const int nsums[] = {4, 2, 1, 1};
   int which = count_which(kind);
   args a = {0};
 
   a_text(&a, key_a);
   if (which == 0) a_text(&a, key_b);
-  if (which <= 1) a_text(&a, cur ? cur : "");
+  if (which != 2) a_text(&a, cur ? cur : "");
   for (int i = 0; i < nsums[which]; i++) a_int(&a, v[i]);
   return exec(st, sql[which], &a, "counters", NULL, err);
 }
@@ -3331,20 +3333,19 @@ static int counts_write(pg *st, rc_error *err) {
       "unnest($1::text[], $2::bigint[]) AS u(s, m) ON CONFLICT (status, "
       "slot) DO UPDATE SET messages = f.messages + EXCLUDED.messages",
       /* The arms the cases are in when the sums are written: those the
-       * report sums their payments under. An arm's workflow is written
-       * with its slot's first row only, as figures_arm_add does. */
-      "INSERT INTO figures_arms AS f SELECT v.experiment, v.arm, "
-      "min(c.workflow), 0, sum(u.r)::bigint, 0, figures_slot() FROM "
-      "unnest($1::text[], $2::bigint[]) AS u(k, r) JOIN variants v ON "
-      "v.case_id = u.k JOIN cases c ON c.id = u.k GROUP BY v.experiment, "
-      "v.arm ON CONFLICT (experiment, arm, slot) DO UPDATE SET recovered = "
-      "f.recovered + EXCLUDED.recovered"};
-  static const int ncols[] = {7, 4, 2, 2};
+       * report sums their payments under, each payment's currency apart. */
+      "INSERT INTO figures_arms_money AS f SELECT v.experiment, v.arm, "
+      "u.cur, sum(u.r)::bigint, figures_slot() FROM unnest($1::text[], "
+      "$2::text[], $3::bigint[]) AS u(k, cur, r) JOIN variants v ON "
+      "v.case_id = u.k GROUP BY 1, 2, 3 ON CONFLICT (experiment, arm, "
+      "currency, slot) DO UPDATE SET recovered = f.recovered + "
+      "EXCLUDED.recovered"};
+  static const int ncols[] = {7, 4, 2, 3};
   static const unsigned types[][7] = {
       {PG_TEXT, PG_TEXT, PG_TEXT, PG_INT8, PG_INT8, PG_INT8, PG_INT8},
       {PG_TEXT, PG_TEXT, PG_INT8, PG_INT8},
       {PG_TEXT, PG_INT8},
-      {PG_TEXT, PG_INT8}};
+      {PG_TEXT, PG_TEXT, PG_INT8}};
   int rc = RC_OK;
 
   for (int which = 0; which < 4 && rc == RC_OK; which++) {
@@ -3359,7 +3360,7 @@ static int counts_write(pg *st, rc_error *err) {
         continue;
       a_text(&row, k->a);
       if (which == 0) a_text(&row, k->b);
-      if (which <= 1) a_text(&row, k->cur);
+      if (which != 2) a_text(&row, k->cur);
       for (int v = 0; row.n < ncols[which]; v++) a_int(&row, k->v[v]);
       if (pg_rows_add(&rows, row.v) != 0)
         rc = rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
@@ -3380,12 +3381,12 @@ static int counts_write(pg *st, rc_error *err) {
 /* Adds to a counter, writing what is summed when the list is full; a
  * key too long to keep is written alone. */
 static int count_add(pg *st, int kind, const char *a, const char *b,
-                     const int64_t v[4], rc_error *err) {
+                     const char *cur, const int64_t v[4], rc_error *err) {
   st->changes++;
-  if (pg_counts_add(&st->counts, kind, a, b, NULL, v)) return RC_OK;
+  if (pg_counts_add(&st->counts, kind, a, b, cur, v)) return RC_OK;
   if (counts_write(st, err) != RC_OK) return RC_ESTORE;
-  if (pg_counts_add(&st->counts, kind, a, b, NULL, v)) return RC_OK;
-  return count_put(st, kind, a, b, NULL, v, err);
+  if (pg_counts_add(&st->counts, kind, a, b, cur, v)) return RC_OK;
+  return count_put(st, kind, a, b, cur, v, err);
 }
 
 /* In a transaction, summed in memory (two upserts a reminder were a fifth
@@ -4233,15 +4234,19 @@ static int op_read_report(store *s, int which, const char *arg, store_row_fn fn,
           &a, fn, ud, "report", err);
     case STORE_REPORT_PROMISES:
       return rows(st,
-                  "SELECT status, count(*) AS promises, sum(amount) AS amount, "
-                  "sum(paid) AS paid FROM promises GROUP BY status ORDER BY "
-                  "status" C,
+                  "SELECT * FROM (SELECT status, coalesce(currency, (SELECT "
+                  "c.currency FROM cases c WHERE c.id = p.case_id)) AS "
+                  "currency, count(*) AS promises, sum(amount) AS amount, "
+                  "sum(paid) AS paid FROM promises p GROUP BY 1, 2) x ORDER "
+                  "BY status" C ", currency" C,
                   NULL, fn, ud, "report", err);
     case STORE_REPORT_INSTALLMENTS:
       return rows(st,
-                  "SELECT status, count(*) AS installments, sum(amount) AS "
-                  "amount, sum(paid) AS paid FROM installments GROUP BY status "
-                  "ORDER BY status" C,
+                  "SELECT * FROM (SELECT i.status, c.currency, count(*) AS "
+                  "installments, sum(i.amount) AS amount, sum(i.paid) AS paid "
+                  "FROM installments i LEFT JOIN plans p ON p.id = i.plan_id "
+                  "LEFT JOIN cases c ON c.id = p.case_id GROUP BY 1, 2) x "
+                  "ORDER BY status" C ", currency" C,
                   NULL, fn, ud, "report", err);
     case STORE_REPORT_CONTACTS:
       return rows(st,
@@ -4315,20 +4320,24 @@ static int op_read_figures(store *s, int which, store_row_fn fn, void *ud,
           ", currency" C,
       [STORE_FIGURES_PROMISES] =
           "SELECT status, sum(promises)::bigint AS promises, "
-          "sum(amount)::bigint AS amount, sum(paid)::bigint AS paid FROM "
-          "figures_promises GROUP BY status HAVING sum(promises) <> 0 "
-          "ORDER BY status" C,
+          "sum(amount)::bigint AS amount, sum(paid)::bigint AS paid, "
+          "currency FROM figures_promises GROUP BY status, currency HAVING "
+          "sum(promises) <> 0 ORDER BY status" C ", currency" C,
       [STORE_FIGURES_QUEUES] =
           "SELECT queue, count(*) FILTER (WHERE status = 'open') AS open, "
           "count(*) FILTER (WHERE status = 'claimed') AS claimed, min(due) "
           "AS oldest_due FROM tasks WHERE status IN ('open', 'claimed') "
           "GROUP BY queue ORDER BY queue" C " NULLS LAST",
       [STORE_FIGURES_ARMS] =
-          "SELECT min(workflow) AS workflow, experiment, arm, "
-          "sum(cases)::bigint AS cases, sum(recovered)::bigint AS recovered, "
+          "SELECT a.workflow, a.experiment, a.arm, a.cases, m.recovered, "
+          "a.closed_paid, m.currency FROM (SELECT min(workflow) AS "
+          "workflow, experiment, arm, sum(cases)::bigint AS cases, "
           "sum(closed_paid)::bigint AS closed_paid FROM figures_arms GROUP "
-          "BY experiment, arm ORDER BY min(workflow)" C ", experiment" C
-          ", arm" C,
+          "BY experiment, arm) a LEFT JOIN (SELECT experiment, arm, "
+          "currency, sum(recovered)::bigint AS recovered FROM "
+          "figures_arms_money GROUP BY experiment, arm, currency) m ON "
+          "m.experiment = a.experiment AND m.arm = a.arm ORDER BY "
+          "a.workflow" C ", a.experiment" C ", a.arm" C ", m.currency" C,
   };
 
   if (which < STORE_FIGURES_STATES || which > STORE_FIGURES_ARMS)

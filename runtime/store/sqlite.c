@@ -735,7 +735,7 @@ static const char *const sql[S_COUNT] = {
         "WHERE case_id = ?1 AND status = 'open'",
     [S_PROMISE_INSERT] =
         "INSERT INTO promises(case_id, amount, by_date, "
-        "status, at) VALUES (?1, ?2, ?3, 'open', ?4)",
+        "status, at, currency) VALUES (?1, ?2, ?3, 'open', ?4, ?5)",
     [S_PROMISE_OPEN] =
         "SELECT id, amount, paid, by_date, status FROM "
         "promises WHERE case_id = ?1 AND status = 'open' "
@@ -794,12 +794,21 @@ static const char *const sql[S_COUNT] = {
         "FROM (SELECT CAST(julianday(?1) - julianday(coalesce(due_date, ?1)) "
         "AS INTEGER) AS d, currency, balance FROM cases WHERE NOT closed) "
         "GROUP BY bucket, currency ORDER BY min(d), currency",
+    /* Each status's promises by the currency each was made in (the
+     * case's for a row another program wrote without one). */
     [S_REPORT_PROMISES] =
-        "SELECT status, count(*) AS promises, sum(amount) AS amount, "
-        "sum(paid) AS paid FROM promises GROUP BY status ORDER BY status",
+        "SELECT status, coalesce(currency, (SELECT c.currency FROM cases c "
+        "WHERE c.id = p.case_id)) AS currency, count(*) AS promises, "
+        "sum(amount) AS amount, sum(paid) AS paid FROM promises p GROUP BY "
+        "1, 2 ORDER BY 1, 2",
+    /* By the currency of each plan's case now: a case holding an open
+     * plan cannot change currency, so only a plan that ended before its
+     * case moved reads in the new one. */
     [S_REPORT_INSTALLMENTS] =
-        "SELECT status, count(*) AS installments, sum(amount) AS amount, "
-        "sum(paid) AS paid FROM installments GROUP BY status ORDER BY status",
+        "SELECT status, (SELECT c.currency FROM plans p JOIN cases c ON "
+        "c.id = p.case_id WHERE p.id = i.plan_id) AS currency, count(*) AS "
+        "installments, sum(amount) AS amount, sum(paid) AS paid FROM "
+        "installments i GROUP BY 1, 2 ORDER BY 1, 2",
     [S_REPORT_CONTACTS] =
         "SELECT 'message' AS kind, channel, status, count(*) AS count FROM "
         "messages GROUP BY channel, status UNION ALL SELECT 'task', kind, "
@@ -1167,8 +1176,8 @@ static const char *const sql[S_COUNT] = {
         "SELECT due_date, cases, balance, currency FROM figures_due WHERE "
         "cases <> 0 ORDER BY due_date, currency",
     [S_FIGURES_PROMISES] =
-        "SELECT status, promises, amount, paid FROM figures_promises "
-        "WHERE promises <> 0 ORDER BY status",
+        "SELECT status, promises, amount, paid, currency FROM "
+        "figures_promises WHERE promises <> 0 ORDER BY status, currency",
     /* Each queue's backlog along tasks_queue (queue, status, due): the
      * queues found by skipping from one to the next (a seek each), the
      * open and claimed ranges counted, their first due times read. What
@@ -1191,9 +1200,13 @@ static const char *const sql[S_COUNT] = {
     [S_FIGURES_DAYS] =
         "SELECT day, a, b, c, n, amount FROM figures_days WHERE figure = ?1 "
         "AND day >= ?2 AND day <= ?3 ORDER BY day, a, b, c",
+    /* An arm a row each currency it recovered money in (currency NULL
+     * for an arm that recovered none). */
     [S_FIGURES_ARMS] =
-        "SELECT workflow, experiment, arm, cases, recovered, closed_paid "
-        "FROM figures_arms ORDER BY workflow, experiment, arm",
+        "SELECT a.workflow, a.experiment, a.arm, a.cases, m.recovered, "
+        "a.closed_paid, m.currency FROM figures_arms a LEFT JOIN "
+        "figures_arms_money m ON m.experiment = a.experiment AND m.arm = "
+        "a.arm ORDER BY a.workflow, a.experiment, a.arm, m.currency",
     [S_PROMISE_USER_PUT] =
         "INSERT OR REPLACE INTO figures_promise_users(promise_id, user) "
         "VALUES (?1, ?2)",
@@ -6906,8 +6919,8 @@ static int sq_variant_put(sq *st, const char *case_id, const char *experiment,
 }
 
 static int sq_promise_insert(sq *st, const char *case_id, rc_money amount,
-                             const char *by_date, rc_time at, int64_t *id,
-                             rc_error *err) {
+                             const char *currency, const char *by_date,
+                             rc_time at, int64_t *id, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_PROMISE_SUPERSEDE);
   int rc;
   bind_text(s, 1, case_id);
@@ -6917,6 +6930,7 @@ static int sq_promise_insert(sq *st, const char *case_id, rc_money amount,
   sqlite3_bind_int64(s, 2, amount);
   bind_text(s, 3, by_date);
   sqlite3_bind_int64(s, 4, at);
+  bind_text(s, 5, currency);
   rc = exec_stmt(st, s, err, "record promise");
   if (id) *id = rc == RC_OK ? sqlite3_last_insert_rowid(st->db) : 0;
   return rc;
@@ -8547,9 +8561,10 @@ static int op_payment_put(store *s, const char *case_id, rc_money amount,
 }
 
 static int op_promise_put(store *s, const char *case_id, rc_money amount,
-                          const char *by_date, rc_time at, int64_t *id,
-                          rc_error *err) {
-  return sq_promise_insert(SQ(s), case_id, amount, by_date, at, id, err);
+                          const char *currency, const char *by_date, rc_time at,
+                          int64_t *id, rc_error *err) {
+  return sq_promise_insert(SQ(s), case_id, amount, currency, by_date, at, id,
+                           err);
 }
 
 static int op_promise_update(store *s, int64_t id, rc_money paid,

@@ -963,11 +963,84 @@ static const char *const migrations[] = {
     "    coalesce(new.overpaid, 0), coalesce(new.reduced, 0),"
     "    (SELECT step_row FROM case_steps WHERE id = new.id));"
     "END;",
+    /* 37: an experiment's arms and the promises keep their money each
+     * currency apart: an arm that recovered 1,000.00 CNY and 50,000 KZT
+     * read 51,000.00, and the promises by status summed yuan and tenge
+     * the same way. A promise keeps the currency it was made in, its
+     * case's then (a case holding an open promise cannot change currency,
+     * so the promise's money never changes currency under it), filled as
+     * step 34 filled the payments'. The promises' counters are keyed by
+     * status and currency and an arm's money goes to figures_arms_money,
+     * keyed by experiment, arm and currency (the payment's); both counted
+     * again from the book's rows, so that an upgraded book reads what a
+     * new one would. '' is a currency no row named (another program's
+     * row): readers take the institution's. */
+    "ALTER TABLE promises ADD COLUMN currency TEXT;"
+    "UPDATE promises SET currency = (SELECT r.currency FROM case_steps s"
+    "  JOIN case_rows r ON r.step_row = s.step_row AND r.id = s.id"
+    "  WHERE s.id = promises.case_id);"
+    "DROP TRIGGER IF EXISTS figures_promise_new;"
+    "DROP TRIGGER IF EXISTS figures_promise_change;"
+    "DROP TABLE figures_promises;"
+    "CREATE TABLE figures_promises("
+    "  status TEXT NOT NULL, currency TEXT NOT NULL,"
+    "  promises INTEGER NOT NULL, amount INTEGER NOT NULL,"
+    "  paid INTEGER NOT NULL, PRIMARY KEY (status, currency)) WITHOUT ROWID;"
+    "INSERT INTO figures_promises SELECT status, coalesce(currency, ''),"
+    "  count(*), sum(amount), sum(paid) FROM promises GROUP BY 1, 2;"
+    "CREATE TRIGGER figures_promise_new AFTER INSERT ON promises BEGIN"
+    "  INSERT INTO figures_promises VALUES (new.status,"
+    "    coalesce(new.currency, ''), 1, new.amount, new.paid)"
+    "    ON CONFLICT DO UPDATE SET promises = promises + 1,"
+    "    amount = amount + excluded.amount, paid = paid + excluded.paid;"
+    "END;"
+    /* a promise whose currency another writer changes moves with it */
+    "CREATE TRIGGER figures_promise_change AFTER UPDATE OF status, paid,"
+    "  currency ON promises WHEN old.status IS NOT new.status"
+    "  OR old.paid IS NOT new.paid OR old.currency IS NOT new.currency BEGIN"
+    "  UPDATE figures_promises SET promises = promises - 1,"
+    "    amount = amount - old.amount, paid = paid - old.paid"
+    "    WHERE status = old.status AND currency = coalesce(old.currency, '');"
+    "  INSERT INTO figures_promises VALUES (new.status,"
+    "    coalesce(new.currency, ''), 1, new.amount, new.paid)"
+    "    ON CONFLICT DO UPDATE SET promises = promises + 1,"
+    "    amount = amount + excluded.amount, paid = paid + excluded.paid;"
+    "END;"
+    /* An arm keeps its cases and those closed paid (counts add across
+     * currencies); its money moves to figures_arms_money. */
+    "DROP TRIGGER IF EXISTS figures_arm_paid;"
+    "DROP TRIGGER IF EXISTS figures_arm_new;"
+    "ALTER TABLE figures_arms DROP COLUMN recovered;"
+    "CREATE TRIGGER figures_arm_new AFTER INSERT ON variants BEGIN"
+    "  INSERT INTO figures_arms(experiment, arm, workflow, cases,"
+    "    closed_paid) SELECT new.experiment, new.arm, c.workflow, 1, 0"
+    "    FROM case_steps s JOIN case_rows c ON c.step_row = s.step_row"
+    "    AND c.id = s.id WHERE s.id = new.case_id"
+    "    ON CONFLICT DO UPDATE SET cases = cases + 1;"
+    "END;"
+    "CREATE TABLE figures_arms_money("
+    "  experiment TEXT NOT NULL, arm TEXT NOT NULL, currency TEXT NOT NULL,"
+    "  recovered INTEGER NOT NULL,"
+    "  PRIMARY KEY (experiment, arm, currency)) WITHOUT ROWID;"
+    /* CROSS JOIN: each arm case's payments by their case (payments_case),
+     * never every payment of the book. The trigger names no case table:
+     * the claim keeps the cases it read only while no trigger but the
+     * view's may write one (sqlite.c, S_CASE_TRIGGERS). */
+    "INSERT INTO figures_arms_money SELECT v.experiment, v.arm,"
+    "  coalesce(p.currency, ''), sum(p.amount)"
+    "  FROM variants v CROSS JOIN payments p ON p.case_id = v.case_id"
+    "  GROUP BY 1, 2, 3;"
+    "CREATE TRIGGER figures_arm_paid AFTER INSERT ON payments BEGIN"
+    "  INSERT INTO figures_arms_money SELECT experiment, arm,"
+    "    coalesce(new.currency, ''), new.amount FROM variants"
+    "    WHERE case_id = new.case_id"
+    "    ON CONFLICT DO UPDATE SET recovered = recovered + excluded.recovered;"
+    "END;",
 };
 
 /* The step that fills payments.currency; the one that keeps what tells a
- * message whose case moved on. */
-enum { STEP_PAYMENT_CURRENCY = 34, STEP_MOVED_ON = 36 };
+ * message whose case moved on; the one that fills promises.currency. */
+enum { STEP_PAYMENT_CURRENCY = 34, STEP_MOVED_ON = 36, STEP_MONEY_BY_ARM = 37 };
 
 static int broken_reference(void *ud, int n, char **values, char **names) {
   char *found = ud;
@@ -1140,7 +1213,16 @@ static const char own_on_payments[] =
     "SELECT sql FROM sqlite_schema WHERE type = 'trigger' AND"
     " tbl_name = 'payments' COLLATE NOCASE AND sql IS NOT NULL ORDER BY rowid";
 
-/* Drops the triggers on table that own_on_timers or own_on_payments read
+/* Step 37 fills promises.currency the same way, past the owner's UPDATE
+ * triggers on promises. recoup's own (figures_promise_new and _change)
+ * are made anew by the step. */
+static const char own_on_promises[] =
+    "SELECT sql FROM sqlite_schema WHERE type = 'trigger' AND"
+    " tbl_name = 'promises' COLLATE NOCASE AND sql IS NOT NULL AND name NOT"
+    " IN ('figures_promise_new', 'figures_promise_change') ORDER BY rowid";
+
+/* Drops the triggers on table that own_on_timers, own_on_payments or
+ * own_on_promises read
  * (read first, as *own, by own_objects_on); 1 with *msg when one cannot
  * be dropped. */
 static int own_triggers_dropped(sqlite3 *db, const char *table, char **msg) {
@@ -1350,7 +1432,10 @@ int sqlite_migrate(sqlite3 *db, rc_error *err) {
         (version + 1 == STEP_MOVED_ON &&
          (own_column_named(db, STEP_MOVED_ON, "messages", "state", err) ||
           own_column_named(db, STEP_MOVED_ON, "messages", "step", err) ||
-          own_column_named(db, STEP_MOVED_ON, "case_steps", "mover", err)))) {
+          own_column_named(db, STEP_MOVED_ON, "case_steps", "mover", err))) ||
+        (version + 1 == STEP_MONEY_BY_ARM &&
+         own_column_named(db, STEP_MONEY_BY_ARM, "promises", "currency",
+                          err))) {
       sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
       return migrate_end(db, defensive, RC_ESTORE);
     }
@@ -1366,6 +1451,9 @@ int sqlite_migrate(sqlite3 *db, rc_error *err) {
         (version + 1 == STEP_PAYMENT_CURRENCY &&
          (own_objects_on(db, own_on_payments, &own, &msg) ||
           own_triggers_dropped(db, "payments", &msg))) ||
+        (version + 1 == STEP_MONEY_BY_ARM &&
+         (own_objects_on(db, own_on_promises, &own, &msg) ||
+          own_triggers_dropped(db, "promises", &msg))) ||
         sqlite3_exec(db, migrations[version], broken_reference, broken, &msg) ||
         own_made_again(db, own, broken, sizeof broken, &msg) ||
         (strstr(migrations[version], "writable_schema") &&

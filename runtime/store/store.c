@@ -1139,9 +1139,10 @@ int store_reduced_total(store *st, rc_money *total, rc_error *err) {
 }
 
 int store_promise_insert(store *st, const char *case_id, rc_money amount,
-                         const char *by_date, rc_time at, int64_t *id,
-                         rc_error *err) {
-  return st->ops->promise_put(st, case_id, amount, by_date, at, id, err);
+                         const char *currency, const char *by_date, rc_time at,
+                         int64_t *id, rc_error *err) {
+  return st->ops->promise_put(st, case_id, amount, currency, by_date, at, id,
+                              err);
 }
 
 int store_promise_open(store *st, const char *case_id, store_promise *out,
@@ -1512,9 +1513,9 @@ const char *const store_book_tables[] = {
     "plans",         "installments",  "variants",
     "users",         "users_log",     "sessions",
     "figures_states", "figures_due",  "figures_messages",
-    "figures_promises", "figures_arms", "figures_days",
-    "figures_promise_users", "figures_roll_log", "figures_rolls",
-    NULL};
+    "figures_promises", "figures_arms", "figures_arms_money",
+    "figures_days", "figures_promise_users", "figures_roll_log",
+    "figures_rolls", NULL};
 
 int store_book_rows(store *st, const char *table, store_row_fn fn, void *ud,
                     rc_error *err) {

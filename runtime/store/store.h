@@ -573,10 +573,11 @@ int store_overpaid_total(store *st, rc_money *total, rc_error *err);
 /* What snapshot imports took off the balances, over all cases. */
 int store_reduced_total(store *st, rc_money *total, rc_error *err);
 
-/* Promises to pay (store_promise in query.h). */
+/* Promises to pay (store_promise in query.h). currency is the case's,
+ * as a payment's. */
 int store_promise_insert(store *st, const char *case_id, rc_money amount,
-                         const char *by_date, rc_time at, int64_t *id,
-                         rc_error *err);
+                         const char *currency, const char *by_date, rc_time at,
+                         int64_t *id, rc_error *err);
 /* RC_ENOTFOUND when the case has no open promise. */
 int store_promise_open(store *st, const char *case_id, store_promise *out,
                        rc_error *err);

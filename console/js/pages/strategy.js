@@ -111,10 +111,36 @@ function workflow(wf, from, to) {
     table([{ key: 'name', label: t('col.state') }, { key: 'cases', label: t('col.cases'), num: true, cell: (r) => number(r.cases) },
       { key: 'priority', label: t('col.priority'), num: true, cell: (r) => r.priority ?? '—' }], states, { name: 'states', key: (r) => r.name }),
     h('h3', {}, t('st.experiments')),
-    exps.length ? exps.map((x) => h('div', { class: 'experiment', 'data-experiment': x.name }, h('h4', {}, x.name),
-      h('div', { class: 'arms' }, (x.arms || []).map((a) => h('div', { class: 'arm', 'data-arm': a.arm },
-        h('div', { class: 'arm-name' }, a.arm),
-        h('dl', {}, h('dt', {}, t('col.cases')), h('dd', {}, number(a.cases)),
-          h('dt', {}, t('col.recovered')), h('dd', {}, money(a.recovered, ctx.currency)),
-          h('dt', {}, t('col.closed_paid')), h('dd', {}, number(a.closed_paid)))))))) : empty(t('st.experiments.none')));
+    exps.length ? exps.map(experiment) : empty(t('st.experiments.none')));
+}
+
+// The currencies an experiment's arms recovered money in: the
+// institution's first, then the others by code (as the service lists
+// them). Every arm shows each, a zero where it has none, so that the
+// arms compare currency by currency, side by side.
+function currencies(x) {
+  const seen = new Set([ctx.currency]);
+  for (const a of x.arms || [])
+    for (const m of a.by_currency || []) if (m.recovered) seen.add(m.currency);
+  const [first, ...rest] = [...seen];
+  return [first, ...rest.sort()];
+}
+
+// An arm's money each currency apart: a sum of yuan and tenge is neither.
+// A book of one currency reads as one amount.
+function recovered(a, list) {
+  if (list.length === 1) return h('dd', {}, money(a.recovered, ctx.currency));
+  const of = new Map((a.by_currency || []).map((m) => [m.currency, m.recovered]));
+  return h('dd', {}, list.map((cur) => h('div', { 'data-currency': cur }, money(of.get(cur) || 0, cur))));
+}
+
+function experiment(x) {
+  const list = currencies(x);
+  return h('div', { class: 'experiment', 'data-experiment': x.name }, h('h4', {}, x.name),
+    h('div', { class: 'arms' }, (x.arms || []).map((a) => h('div', { class: 'arm', 'data-arm': a.arm },
+      h('div', { class: 'arm-name' }, a.arm),
+      h('dl', {}, h('dt', {}, t('col.cases')), h('dd', {}, number(a.cases)),
+        h('dt', {}, t('col.recovered')), recovered(a, list),
+        h('dt', {}, t('col.closed_paid')), h('dd', {}, number(a.closed_paid)))))),
+    list.length > 1 ? h('p', { class: 'muted', 'data-note': 'currencies' }, t('st.arms.currencies')) : null);
 }
