@@ -77,16 +77,22 @@ for (const locale of ['en', 'zh-CN']) {
   });
 }
 
-// Each item's word on calling costs the service the guard's reads: the
-// desk's table shows no numbers and asks none; the cards ask it, and a
-// desk's list turned into a phone's asks it then.
-test('My work asks each item\'s call only where numbers are shown', async (t) => {
+// The `call` each read of My work by the page asked (null: none), in order.
+function callsAsked(page) {
   const asked = [];
-  const page = await h.newPage(t, s.browser, { device: 'desktop', locale: 'en' });
   page.on('request', (r) => {
     const u = new URL(r.url());
     if (u.pathname === '/v1/work') asked.push(u.searchParams.get('call'));
   });
+  return asked;
+}
+
+// Each item's word on calling costs the service the guard's reads: the
+// desk's table shows no numbers and asks none; the cards ask it, and a
+// desk's list turned into a phone's asks it then.
+test('My work asks each item\'s call only where numbers are shown', async (t) => {
+  const page = await h.newPage(t, s.browser, { device: 'desktop', locale: 'en' });
+  const asked = callsAsked(page);
   await h.useSession(page, s.book, 'wang.fang');
   await page.goto(`${s.book.url}/#/work`);
   await page.locator('table[data-table="work"] tbody tr').first().waitFor();
@@ -97,11 +103,7 @@ test('My work asks each item\'s call only where numbers are shown', async (t) =>
   assert.equal(await page.locator('.cards .call-hold').count(), 0, 'by day no card holds its numbers');
 
   const phone = await h.newPage(t, s.browser, { device: 'phone', locale: 'en' });
-  const cards = [];
-  phone.on('request', (r) => {
-    const u = new URL(r.url());
-    if (u.pathname === '/v1/work') cards.push(u.searchParams.get('call'));
-  });
+  const cards = callsAsked(phone);
   await h.useSession(phone, s.book, 'wang.fang');
   await phone.goto(`${s.book.url}/#/work`);
   await phone.locator('.cards a[href^="tel:"]').first().waitFor();
