@@ -4599,27 +4599,20 @@ static int ask_guard(engine *eng, const store_case *c, const char *channel,
   return store_borrower_decided(eng->st, b, err);
 }
 
-int engine_guard_explain(engine *eng, const char *case_id,
-                         const char (*channels)[24], int n,
-                         policy_explanation *out, rc_zone **zone,
-                         rc_error *err) {
-  store_case c;
-  store_borrower b;
-  int rc;
-  if ((rc = store_case_get(eng->st, case_id, &c, err)) != RC_OK) return rc;
-  if ((rc = store_borrower_get(eng->st, c.borrower_id, &b, err)) != RC_OK) {
-    store_case_free(&c);
-    return rc;
-  }
+int engine_guard_explain(engine *eng, const store_case *c,
+                         const store_borrower *b, const char (*channels)[24],
+                         int n, int to_third_party, policy_explanation *out,
+                         rc_zone **zone, rc_error *err) {
+  int rc = RC_OK;
   for (int i = 0; i < n && rc == RC_OK; i++) {
     policy_request req;
-    guard_request(eng, &c, &b, channels[i], &req);
+    guard_request(eng, c, b, channels[i], &req);
+    req.to_third_party = to_third_party;
+    req.third_party_template = to_third_party;
     if (zone) *zone = req.zone;
     rc = policy_explain(&script_config(eng->sc)->policy, eng->q, &req, &out[i],
                         err);
   }
-  store_borrower_free(&b);
-  store_case_free(&c);
   return rc;
 }
 

@@ -1447,8 +1447,19 @@ static void wf_check_state(wf_check *w, int s, int sline, const char *what) {
     wf_error(w, sline, "%s.on must be a table of event handlers", what);
   }
   lua_getfield(L, s, "outcome");
-  if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TSTRING)
+  if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TSTRING) {
     wf_error(w, sline, "%s.outcome must be a string", what);
+  } else if (lua_type(L, -1) == LUA_TSTRING) {
+    /* Kept as text, which ends at a NUL: outcome = 'paid\0x' closed
+     * cases as paid. */
+    size_t len;
+    const char *outcome = lua_tolstring(L, -1, &len);
+    if (strlen(outcome) != len)
+      wf_error(w, sline,
+               "%s.outcome holds a NUL byte (at byte %d of %d): a case's "
+               "outcome is kept as text, which ends at a NUL",
+               what, (int)strlen(outcome) + 1, (int)len);
+  }
   /* My work's order: a state's tasks before lower ones. */
   lua_getfield(L, s, "priority");
   if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TNUMBER)

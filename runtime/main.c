@@ -1396,9 +1396,14 @@ static int cmd_migrate_store(const args *a) {
   return migrate_store_cli(a->pos[0], a->pos[1]);
 }
 
+/* The build said after the version: "(Release, profile-guided)" is the
+ * binary `make release` makes for installing. */
+#ifndef RECOUP_BUILD
+#define RECOUP_BUILD "not profile-guided"
+#endif
 static int cmd_version(const args *a) {
   (void)a;
-  printf("recoup %s\n", RECOUP_VERSION);
+  printf("recoup %s (%s)\n", RECOUP_VERSION, RECOUP_BUILD);
   return EXIT_DONE;
 }
 

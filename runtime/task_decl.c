@@ -275,6 +275,14 @@ void task_decl_validate(lua_State *L, int idx, const char *wname) {
           count++;
           if (lua_type(L, -2) != LUA_TSTRING) {
             ERR("%s.outcomes must be named", what);
+          } else if (strlen(lua_tostring(L, -2)) != lua_rawlen(L, -2)) {
+            /* A completion names its outcome as text, which ends at a
+             * NUL: ['no\0answer'] was offered as "no", which no
+             * completion could then record. */
+            ERR("%s.outcomes: an outcome's name holds a NUL byte (at byte "
+                "%d of %d): an outcome is kept as text, which ends at a NUL",
+                what, (int)strlen(lua_tostring(L, -2)) + 1,
+                (int)lua_rawlen(L, -2));
           } else if (!lua_istable(L, -1)) {
             ERR("%s.outcomes.%s must be a table of fields ({} for none)", what,
                 lua_tostring(L, -2));

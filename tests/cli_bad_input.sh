@@ -401,6 +401,10 @@ done
 expect "--help" 0 "^usage: recoup COMMAND" -- "$recoup" --help
 expect "a command's --help" 0 "^usage: recoup retry CASE" -- "$recoup" retry --help
 expect "version" 0 "^recoup [0-9]" -- "$recoup" version
+# Whether the binary is the profile-guided one `make release` installs:
+# on d8b7683 it said "recoup 0.1.0" either way.
+expect "version says whether it is profile-guided" 0 \
+  "^recoup [0-9][^ ]* (\(.*, \)\?\(not \)\?profile-guided)$" -- "$recoup" version
 
 # --- a rehearsal never reaches real borrowers by a slip --------------------
 # An institution whose SMS go to a file, and whose escalation fails for

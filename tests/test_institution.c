@@ -842,6 +842,25 @@ static void test_workflow_graph_errors_point_at_their_line(void **state) {
           "workflow w: a state's name holds a NUL byte (at byte 2 of 3)", 2);
 }
 
+/* An outcome is kept as text, which ends at a NUL: on d8b7683 a final
+ * state's outcome = 'paid\0x' closed its cases as paid (counted so in the
+ * figures), and a task's outcome ['no\0answer'] was offered as "no". */
+static void test_an_outcome_holding_a_nul_is_refused(void **state) {
+  (void)state;
+  refused(INSTITUTION
+          "workflow(recoup.workflow { name = 'w', version = 1, initial = 'a',"
+          " states = { a = {}, b = { final = true, outcome = 'paid\\0x' } },"
+          " transitions = { a = { 'b' } } })\n",
+          "states.b.outcome holds a NUL byte (at byte 5 of 6)", 2);
+  refused(INSTITUTION
+          "workflow(recoup.workflow { name = 'w', version = 1, initial = 'a',"
+          " tasks = { call = { outcomes = { ['no\\0answer'] = {} } } },"
+          " states = { a = {} } })\n",
+          "tasks.call.outcomes: an outcome's name holds a NUL byte (at byte "
+          "3 of 9)",
+          2);
+}
+
 static void test_two_workflows_need_a_route(void **state) {
   static const char two[] = INSTITUTION WORKFLOW
       "workflow(recoup.workflow { name = 'v', version = 1, initial = 'a', "
@@ -949,6 +968,7 @@ int main(void) {
       cmocka_unit_test(test_channels),
       cmocka_unit_test(test_channel_refusals),
       cmocka_unit_test(test_workflow_graph_errors_point_at_their_line),
+      cmocka_unit_test(test_an_outcome_holding_a_nul_is_refused),
       cmocka_unit_test(test_two_workflows_need_a_route),
       cmocka_unit_test(test_wrong_types_everywhere_are_each_reported),
       cmocka_unit_test(test_deep_tables_and_long_text_are_refused),

@@ -1044,6 +1044,110 @@ static void test_guard_that_cannot_read_answers_503(void **state) {
   expect(get("/v1/cases/G2/guard", AGENT), 200, "\"allowed_now\":true");
 }
 
+/* My work's items say whether their numbers may be called now only when
+ * asked (call=1: the cards, which show numbers); the desk's table shows
+ * none, and on d8b7683 each of its items cost a guard read all the same. */
+static void test_my_work_says_calls_only_when_asked(void **state) {
+  answer *a;
+  json_t *v, *call;
+  (void)state;
+  open_case("WC1", NULL);
+  post_event("WC1", "{\"type\":\"call\",\"data\":{\"queue\":\"wcq\"}}");
+  wait_tasks("wcq", 1);
+  a = get("/v1/work?queue=wcq", AGENT);
+  expect(a, 200, "\"case\":\"WC1\"");
+  expect_not(a, "\"call\":{");
+  a = get("/v1/work?queue=wcq&call=1", AGENT);
+  expect(a, 200, "\"case\":\"WC1\"");
+  v = parsed(a);
+  call =
+      json_object_get(json_array_get(json_object_get(v, "items"), 0), "call");
+  assert_true(json_is_true(json_object_get(call, "allowed_now")));
+  assert_true(json_is_null(json_object_get(call, "rule")));
+  assert_string_equal(json_string_value(json_object_get(call, "timezone")),
+                      "Asia/Shanghai");
+  json_decref(v);
+  expect(get("/v1/work?queue=wcq&call=0", AGENT), 200, NULL);
+  expect_not(get("/v1/work?queue=wcq&call=0", AGENT), "\"call\":{");
+  expect(get("/v1/work?queue=wcq&call=yes", AGENT), 422, "\"field\":\"call\"");
+}
+
+/* The guard's word on calling the borrower's employer or family: under
+ * third_parties = "no_debt_details" the borrower's own decision (the
+ * page reminds that no debt details be given); under "none" never. On
+ * d8b7683 the page linked their numbers by the borrower's decision. */
+static json_t *third_parties_of(const harness *h, const char *case_id) {
+  char path[100];
+  answer *a;
+  json_t *v, *tp;
+  snprintf(path, sizeof path, "/v1/cases/%s/guard", case_id);
+  a = harness_get(h, path, AGENT);
+  expect(a, 200, NULL);
+  v = parsed(a);
+  tp = json_incref(json_object_get(v, "third_parties"));
+  json_decref(v);
+  if (!tp) fail_msg("no third_parties in %s", a->body);
+  return tp;
+}
+
+static void test_guard_says_whether_a_third_party_may_be_called(void **state) {
+  harness none;
+  json_t *tp, *call;
+  char was[4096], institution[4200], path[700];
+  const char *policy = "policy {";
+  FILE *f;
+  size_t n;
+  char *at;
+  (void)state;
+  open_case("TP1", NULL);
+  tp = third_parties_of(&srv, "TP1");
+  assert_string_equal(json_string_value(json_object_get(tp, "rule")),
+                      "no_debt_details");
+  call = json_object_get(tp, "call");
+  assert_true(json_is_true(json_object_get(call, "allowed_now")));
+  assert_string_equal(json_string_value(json_object_get(call, "verdict")),
+                      "allowed");
+  json_decref(tp);
+  /* The same institution with third_parties = "none". */
+  harness_path(&srv, "recoup.lua", path, sizeof path);
+  if (!(f = fopen(path, "r"))) fail_msg("cannot read %s", path);
+  n = fread(was, 1, sizeof was - 1, f);
+  fclose(f);
+  was[n] = '\0';
+  at = strstr(was, policy);
+  assert_non_null(at);
+  snprintf(institution, sizeof institution,
+           "%.*spolicy { third_parties = 'none',%s", (int)(at - was), was,
+           at + strlen(policy));
+  harness_open_in(&none, &srv, "none");
+  harness_write(&none, "recoup.lua", institution);
+  harness_mkdir(&none, "workflows");
+  harness_write(&none, "workflows/work.lua", workflow);
+  harness_start(&none);
+  expect(harness_post(&none, "/v1/cases", INGEST,
+                      "{\"id\":\"TP2\",\"balance\":500000,\"amount_due\":"
+                      "120000,\"due_date\":\"2026-01-01\",\"borrower\":{"
+                      "\"id\":\"BTP2\",\"name\":\"Wang\",\"phones\":["
+                      "\"+8613800138000\"],\"timezone\":\"Asia/Shanghai\"}}"),
+         201, NULL);
+  tp = third_parties_of(&none, "TP2");
+  assert_string_equal(json_string_value(json_object_get(tp, "rule")), "none");
+  call = json_object_get(tp, "call");
+  assert_false(json_is_true(json_object_get(call, "allowed_now")));
+  assert_string_equal(json_string_value(json_object_get(call, "verdict")),
+                      "blocked");
+  assert_string_equal(json_string_value(json_object_get(call, "reason")),
+                      "third_parties_not_contacted");
+  assert_string_equal(json_string_value(json_object_get(call, "rule")),
+                      "third_party");
+  json_decref(tp);
+  /* The borrower may be called all the same. */
+  expect(harness_get(&none, "/v1/cases/TP2/guard", AGENT), 200,
+         "\"channel\":\"call\",\"allowed_now\":true");
+  assert_int_equal(WEXITSTATUS(harness_stop(&none)), 0);
+  harness_close(&none);
+}
+
 /* --- the journal names the user ------------------------------------------ */
 
 /* Whoever asks through a session is journaled; a machine token is not a
@@ -1599,6 +1703,8 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_guard_now_matches_what_the_guard_does),
       cmocka_unit_test(test_a_delivery_row_names_its_message),
       cmocka_unit_test(test_guard_that_cannot_read_answers_503),
+      cmocka_unit_test(test_my_work_says_calls_only_when_asked),
+      cmocka_unit_test(test_guard_says_whether_a_third_party_may_be_called),
       cmocka_unit_test(test_token_writes_name_no_user),
       cmocka_unit_test(test_named_agent_sees_only_its_cases),
       cmocka_unit_test(test_sessions_journal_who_did_what),

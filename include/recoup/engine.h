@@ -212,14 +212,19 @@ int engine_task_assign(engine *eng, int64_t task_id, const char *user,
  * for the console's forms (script_task_outcomes); NULL when undeclared. */
 json_t *engine_task_outcomes(engine *eng, const store_case *c,
                              const char *kind);
-/* What the guard would decide now for a contact with the case on each of
- * the n channels, with its caps' counts (policy_explain), writing
- * nothing; *zone (may be NULL) gets the borrower's zone. The same request
- * the engine asks when it sends or makes a task. */
-int engine_guard_explain(engine *eng, const char *case_id,
-                         const char (*channels)[24], int n,
-                         policy_explanation *out, rc_zone **zone,
-                         rc_error *err);
+/* What the guard would decide now for a contact with case c (of
+ * borrower b, both as the caller read them: a console's card or page has
+ * them already, and asks no second read) on each of the n channels, with
+ * its caps' counts (policy_explain), writing nothing; *zone (may be NULL)
+ * gets the borrower's zone. The same request the engine asks when it
+ * sends or makes a task. to_third_party: the contact is with the
+ * employer or a named contact, spoken as a third_party template is
+ * written (no debt details): blocked under third_parties = "none", else
+ * the borrower's own decision. */
+int engine_guard_explain(engine *eng, const store_case *c,
+                         const store_borrower *b, const char (*channels)[24],
+                         int n, int to_third_party, policy_explanation *out,
+                         rc_zone **zone, rc_error *err);
 /* The gateway's word on a message: "delivered" or "failed", once. The
  * same receipt again sets *duplicate (may be NULL) and queues nothing; the
  * other one for a message it already settled is a conflict naming the

@@ -184,8 +184,9 @@ async function measure(port, route, auth) {
       { page: 'My work', name: 'GET /v1/work', auth: agentAuth, next: () => ({ method: 'GET', p: '/v1/work?limit=50' }), ok: ok200 },
       /* Read again on each My work load: the queues as they are now. */
       { page: 'My work', name: 'GET /v1/me', auth: agentAuth, next: () => ({ method: 'GET', p: '/v1/me' }), ok: ok200 },
-      /* A field officer's phone: the day's areas too (wang.fang, queue field). */
-      { page: 'My work', name: 'GET /v1/work?areas=1', auth: wang || agentAuth, next: () => ({ method: 'GET', p: '/v1/work?limit=100&areas=1' }), ok: ok200 },
+      /* A field officer's phone: the day's areas and each card's call too
+       * (wang.fang, queue field); the name kept from before call=1. */
+      { page: 'My work', name: 'GET /v1/work?areas=1', auth: wang || agentAuth, next: () => ({ method: 'GET', p: '/v1/work?limit=100&areas=1&call=1' }), ok: ok200 },
       /* The agent token names whom it claims for; a session is the caller. */
       { page: 'My work', name: 'POST /v1/tasks/next', auth: agentAuth, next: () => ({ method: 'POST', p: '/v1/tasks/next?queue=phone' }), ok: ok200,
         body: li ? undefined : JSON.stringify({ assignee: 'li.wei' }) },

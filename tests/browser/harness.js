@@ -28,7 +28,9 @@
  *     serves it on 127.0.0.1:<port 0>. opts: { setup: true (the payments
  *     and the dispute below), users: true (the five users), env: {} (more
  *     environment for the service), clock (the time it is for the service
- *     and the pages: see "the run's clock" below) }. book = { url ('http://127.0.0.1:PORT'),
+ *     and the pages: see "the run's clock" below), edit (a function given
+ *     the institution's copy, bookDir, before anything is imported: a
+ *     policy of another institution) }. book = { url ('http://127.0.0.1:PORT'),
  *     port, dir (the temp dir), bookDir (the institution's copy), db,
  *     log (the service's stderr file), tokens { ingest, agent, read, admin },
  *     users (h.USERS), anchor ('2026-…T09:00:00+08:00' or T15:00: the book's "now",
@@ -282,10 +284,11 @@ function run(args, { input, okCodes = [0], env } = {}) {
 }
 
 /* Builds the book (no service) in dir: returns the time facts. */
-function buildBook(dir, { users = true, nowMs } = {}) {
+function buildBook(dir, { users = true, nowMs, edit } = {}) {
   const t = chooseAnchor(nowMs);
   const bookDir = path.join(dir, 'book');
   fs.cpSync(FIXTURE, bookDir, { recursive: true, filter: (src) => !/[\\/]var([\\/]|$)/.test(src.slice(FIXTURE.length)) });
+  if (edit) edit(bookDir);
   const db = path.join(dir, 'book.db');
   for (const f of ['portfolio.csv', 'today.csv'])
     fs.writeFileSync(path.join(dir, f), shiftCsv(fs.readFileSync(path.join(FIXTURE, 'data', f), 'utf8'), t.shift));
@@ -346,7 +349,7 @@ async function startBook(opts = {}) {
   book.now = () => now(book);
   live.add(book);
   try {
-    Object.assign(book, buildBook(dir, { users, nowMs: book.now() }));
+    Object.assign(book, buildBook(dir, { users, nowMs: book.now(), edit: opts.edit }));
     book.log = path.join(dir, 'serve.log');
     const logFd = fs.openSync(book.log, 'a');
     const child = spawn(RECOUP_BIN, ['serve', book.bookDir, '--db', book.db,

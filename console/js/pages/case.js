@@ -261,7 +261,11 @@ export function render(main, id, query) {
   // outside the borrower's contact hours, or under a cease, they are text
   // with the guard's reason above them. Before the guard's answer, or when
   // it could not be read, no link either (the rules panel says why): the
-  // console never invites a call the guard has not allowed.
+  // console never invites a call the guard has not allowed. A third
+  // party's numbers (the employer's, a family member's) follow the
+  // guard's word on calling a third party, not the borrower's: under the
+  // institution's third_parties = "none" never links, else links when a
+  // call may happen now, under a reminder that no debt details be given.
   function drawContacts() {
     if (!kase) return;
     const b = kase.borrower || {};
@@ -269,25 +273,50 @@ export function render(main, id, query) {
     // an institution with more) has not allowed one: no link.
     const call = guard && (guard.channels || []).find((ch) => ch.channel === 'call');
     const held = !(call && call.allowed_now);
+    // The guard's word on a third party's call is never wider than on
+    // the borrower's: an answer naming no call holds theirs too.
+    const third = call && guard.third_parties;
+    const thirdCall = third && third.call;
+    const thirdHeld = !(thirdCall && thirdCall.allowed_now);
     const tel = (p) => telLink(p, writer, held);
+    const thirdTel = (p) => telLink(p, writer, thirdHeld);
     const contacts = [];
     for (const p of b.phones || []) contacts.push(h('li', {}, h('span', { class: 'label' }, t('case.phone')), tel(p)));
-    if (b.employer && (b.employer.name || b.employer.phone)) contacts.push(h('li', {}, h('span', { class: 'label' }, t('case.employer')),
-      b.employer.name || '', ' ', b.employer.phone ? tel(b.employer.phone) : ''));
-    for (const x of b.contacts || []) contacts.push(h('li', {}, h('span', { class: 'label' }, t('case.thirdparty')),
-      [x.name, x.relation].filter(Boolean).join(' · '), ' ', x.phone ? tel(x.phone) : ''));
+    if (b.employer && (b.employer.name || b.employer.phone)) contacts.push(h('li', { class: 'third-party' }, h('span', { class: 'label' }, t('case.employer')),
+      b.employer.name || '', ' ', b.employer.phone ? thirdTel(b.employer.phone) : ''));
+    for (const x of b.contacts || []) contacts.push(h('li', { class: 'third-party' }, h('span', { class: 'label' }, t('case.thirdparty')),
+      [x.name, x.relation].filter(Boolean).join(' · '), ' ', x.phone ? thirdTel(x.phone) : ''));
     for (const e of b.emails || []) contacts.push(h('li', {}, h('span', { class: 'label' }, t('case.email')), e));
     if (b.address) contacts.push(h('li', {}, h('span', { class: 'label' }, t('case.address')), b.address, ' ',
       writer ? mapLink(b.address, t('work.map')) : null));
     // Said only over a number it holds back: not over emails alone.
-    const numbers = (b.phones || []).length || (b.employer && b.employer.phone) || (b.contacts || []).some((x) => x.phone);
+    const thirdNumbers = !!((b.employer && b.employer.phone) || (b.contacts || []).some((x) => x.phone));
+    const numbers = (b.phones || []).length || thirdNumbers;
     const why = writer && call && held && numbers ? blockedText(call, guard.timezone) : null;
     fill(contactsBox,
       why ? h('p', { class: 'hold call-hold', 'data-call-hold': call.rule || '' }, why) : null,
+      writer && thirdNumbers ? thirdPartyNote(thirdCall, thirdHeld, why) : null,
       // Empty for want of a reading, not of a phone: a collector must not
       // take it for a borrower who gave none.
       b.contacts_unreadable ? h('p', { class: 'hold contacts-unreadable', role: 'alert' }, t('case.contacts.unreadable')) : null,
       contacts.length ? h('ul', { class: 'contacts' }, contacts) : b.contacts_unreadable ? null : empty(t('case.nocontacts')));
+  }
+
+  // What a collector reads over a third party's numbers: the reminder
+  // while they may be called, else why not — unless the line over all
+  // the numbers already says it (at night both wait for 08:00). Nothing
+  // before the guard's word (the numbers are text: the rules panel says
+  // why).
+  function thirdPartyNote(thirdCall, thirdHeld, why) {
+    if (!thirdCall) return null;
+    if (!thirdHeld) {
+      return guard.third_parties.rule === 'no_debt_details'
+        ? h('p', { class: 'note third-party-note', 'data-third-parties': 'no_debt_details' }, t('case.thirdparty.nodebt')) : null;
+    }
+    const hold = (text) => h('p', { class: 'hold third-party-hold', 'data-third-parties': thirdCall.reason || '' }, text);
+    if (thirdCall.reason === 'third_parties_not_contacted') return hold(t('case.thirdparty.none'));
+    const said = blockedText(thirdCall, guard.timezone);
+    return said === why ? null : hold(t('case.thirdparty.held', { why: said }));
   }
 
   function drawPromise() {

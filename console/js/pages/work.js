@@ -24,6 +24,7 @@ export function render(main, arg, query) {
   // after a tab switched or a page more loaded is set aside.
   let loads = 0;
   let readAt = 0; // when the list's first page was read, its cards' call
+  let withCall = false; // whether the items were read with their call
   let checking = false;
   const head = h('div', { class: 'page-head' });
   const notice = h('p', { class: 'notice', role: 'status' });
@@ -34,9 +35,15 @@ export function render(main, arg, query) {
   const claim = () => claimNext(() => main.querySelector('p.notice[role=status]'));
   const nextBtn = paintNext(h('button', { type: 'button', class: 'btn primary next', onclick: claim }));
   const media = window.matchMedia('(max-width: 640px)');
-  // A desk's list asks no areas (they cost the service a read a task):
-  // turned into a phone's, the day's areas are asked for then.
-  const redraw = () => (phone() && tab === 'due' && counts && !counts.areas ? loadTab(false) : draw());
+  // A desk's list asks no areas and no call (they cost the service reads
+  // a task): turned into a phone's, the day's areas are asked for then,
+  // and the cards' word on calling at once (their numbers text until it
+  // comes).
+  const redraw = () => {
+    if (phone() && tab === 'due' && counts && !counts.areas) return loadTab(false);
+    draw();
+    if (phone() && !withCall) recheck();
+  };
   media.addEventListener('change', redraw);
 
   fill(main, head, h('div', { class: 'toolbar' }, nextBtn,
@@ -89,9 +96,10 @@ export function render(main, arg, query) {
     const asked = loads;
     checking = true;
     try {
-      const page = await get('/v1/work' + qs({ tab, limit: Math.min(Math.max(items.length, 100), 1000) }));
+      const page = await get('/v1/work' + qs({ tab, limit: Math.min(Math.max(items.length, 100), 1000), call: 1 }));
       if (asked !== loads) return;
       readAt = Date.now();
+      withCall = true;
       items = page.items || [];
       next = page.next || null;
       const fresh = page.counts;
@@ -123,8 +131,15 @@ export function render(main, arg, query) {
       // The phone's day list groups by area: the whole day's counts by
       // area come with the first page (the page loaded held only some).
       const areas = !more && tab === 'due' && phone() ? 1 : null;
-      const [page] = await Promise.all([get('/v1/work' + qs({ tab, after: more ? next : null, limit: 100, areas })), more ? null : readQueues()]);
-      if (!more) readAt = Date.now();
+      // Only cards show numbers: a desk's table asks no call.
+      const call = phone() ? 1 : null;
+      const [page] = await Promise.all([get('/v1/work' + qs({ tab, after: more ? next : null, limit: 100, areas, call })), more ? null : readQueues()]);
+      if (!more) {
+        readAt = Date.now();
+        withCall = !!call;
+      } else if (!call) {
+        withCall = false;
+      }
       items = items.concat(page.items || []);
       next = page.next || null;
       // A later page's counts come without the day's areas: the first
