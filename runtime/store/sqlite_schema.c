@@ -1033,9 +1033,9 @@ static const char *const migrations[] = {
      * later state, on an event) was never the arm's: the trigger counted
      * what came after. The rows cannot tell when a case drew it; the
      * arm's own counter can: where the arm recovered in one currency, or
-     * nothing, its money is that counter (an arm that had read 700.00
-     * read 1,700.00 after the step, a payment of 1,000.00 made before its
-     * case joined the experiment counted in). */
+     * nothing, its money is that counter (an arm that had read 0 read
+     * 1,000.00 after the step: a payment made before its case joined the
+     * experiment, counted in). */
     "UPDATE figures_arms_money SET recovered = (SELECT a.recovered"
     "  FROM figures_arms a WHERE a.experiment = figures_arms_money.experiment"
     "  AND a.arm = figures_arms_money.arm)"
