@@ -1172,13 +1172,16 @@ static void expect_text(PGconn *c, const char *sql, const char *want) {
  * case's currency and counts the promises' and the arms' money again
  * from the rows, each currency apart; the triggers keep them so after
  * (the arm read 5,100,000 and the open promises 1200 on d8b7683). */
+/* Each arm's money by currency, "arm/currency/recovered" in order. */
+static const char arms_money[] =
+    "SELECT string_agg(k, ' ' ORDER BY k COLLATE \"C\") FROM (SELECT "
+    "arm || '/' || currency || '/' || sum(recovered) AS k FROM "
+    "figures_arms_money GROUP BY arm, currency) x";
+
 static void test_a_version_22_books_money_is_kept_by_currency(void **state) {
   fixture *f = *state;
   rc_error err = {0};
-  static const char money[] =
-      "SELECT string_agg(k, ' ' ORDER BY k COLLATE \"C\") FROM (SELECT "
-      "arm || '/' || currency || '/' || sum(recovered) AS k FROM "
-      "figures_arms_money GROUP BY arm, currency) x";
+  static const char *const money = arms_money;
   static const char promised[] =
       "SELECT string_agg(k, ' ' ORDER BY k COLLATE \"C\") FROM (SELECT "
       "status || '/' || currency || '/' || sum(promises) || '/' || "
@@ -1221,6 +1224,31 @@ static void test_a_version_22_books_money_is_kept_by_currency(void **state) {
                              "WHERE table_name = 'figures_arms' AND "
                              "column_name = 'recovered'"),
                    0);
+}
+
+/* A version 22 book where one case paid before it drew its arm (its
+ * variant drawn on a later event) and another after: the trigger counted
+ * the second alone, and so does the upgraded book (on f82baf1 step 23
+ * counted every payment of an arm's cases again from the rows: arm
+ * "late" read 1,000.00 it never recovered after its case joined). */
+static void test_a_payment_before_the_arm_is_not_the_arms_once_upgraded(
+    void **state) {
+  fixture *f = *state;
+  rc_error err = {0};
+
+  assert_int_equal(pg_schema_migrate_to(f->c, 22, &err), RC_OK);
+  two_cases(f->c);
+  PQclear(pgt_exec(f->c,
+                   "INSERT INTO payments(case_id, amount, ref, at, currency) "
+                   "VALUES ('C1', 100000, 'P1', 1, 'CNY');"
+                   "INSERT INTO variants VALUES ('C1', 'tone', 'late'),"
+                   "('C2', 'tone', 'soft');"
+                   "INSERT INTO payments(case_id, amount, ref, at, currency) "
+                   "VALUES ('C2', 70000, 'P2', 2, 'CNY')"));
+  assert_int_equal(pgt_value(f->c, "SELECT sum(recovered) FROM figures_arms"),
+                   70000);
+  assert_int_equal(pg_schema_migrate(f->c, &err), RC_OK);
+  expect_text(f->c, arms_money, "soft/CNY/70000");
 }
 
 int main(void) {
@@ -1281,6 +1309,9 @@ int main(void) {
           test_a_version_21_books_messages_keep_their_step, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_version_22_books_money_is_kept_by_currency, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_payment_before_the_arm_is_not_the_arms_once_upgraded, setup,
+          teardown),
   };
   if (!pgt_cluster_url()) return 1;
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1763,13 +1763,16 @@ static void test_a_cancel_after_another_process_s_timers_ends_them(
 }
 
 /* Puts migration 37's money back as 36 kept it: an arm's recovered in
- * figures_arms (0: what it was is not known again; 37 counts it from the
- * rows), the promises' counters by status alone, no currency on a
- * promise. */
+ * figures_arms (its currencies' added, as 36's trigger added them), the
+ * promises' counters by status alone, no currency on a promise. */
 #define MONEY_DOWN                                                         \
-  "DROP TRIGGER figures_arm_paid; DROP TABLE figures_arms_money;"          \
+  "DROP TRIGGER figures_arm_paid;"                                         \
   "ALTER TABLE figures_arms ADD COLUMN recovered INTEGER NOT NULL"         \
   " DEFAULT 0;"                                                            \
+  "UPDATE figures_arms SET recovered = coalesce((SELECT sum(recovered)"    \
+  " FROM figures_arms_money m WHERE m.experiment = figures_arms.experiment" \
+  " AND m.arm = figures_arms.arm), 0);"                                    \
+  "DROP TABLE figures_arms_money;"                                         \
   "CREATE TRIGGER figures_arm_paid AFTER INSERT ON payments BEGIN"         \
   " UPDATE figures_arms SET recovered = recovered + new.amount"            \
   " WHERE (experiment, arm) IN (SELECT experiment, arm FROM variants"      \
@@ -7004,6 +7007,42 @@ static void test_an_arms_and_the_promises_money_is_kept_by_currency(
   assert_int_equal(count_rows("PRAGMA user_version"), 36);
 }
 
+/* A case that paid 1,000.00 before it drew its arm (the variant drawn on
+ * a later event), and another that paid 700.00 after: the arms read 0 and
+ * 700.00, as the trigger counted them. A book of schema 36 reads the same
+ * once upgraded; on f82baf1 step 37 counted every payment of an arm's
+ * cases again from the rows, and arm B read 1,000.00 it never recovered
+ * after its case joined the experiment. */
+static void test_a_payment_before_the_arm_is_not_the_arms_once_upgraded(
+    void **state) {
+  store *st = open_store();
+  char arms[1024], promises[1024], report[1024];
+  static const char want_arms[] = "w|tone|A|1|70000|0|CNY w|tone|B|1|-|0|- ";
+  rc_error err;
+  (void)state;
+  add_case(st, "L1");
+  add_case(st, "L2");
+  assert_int_equal(store_payment_insert(st, "L1", 100000, "CNY", "p1", 1, &err),
+                   RC_OK);
+  assert_int_equal(store_variant_put(st, "L1", "tone", "B", &err), RC_OK);
+  assert_int_equal(store_variant_put(st, "L2", "tone", "A", &err), RC_OK);
+  assert_int_equal(store_payment_insert(st, "L2", 70000, "CNY", "p2", 2, &err),
+                   RC_OK);
+  money_figures(st, arms, promises, report);
+  assert_string_equal(arms, want_arms);
+  store_close(st);
+  if (on_pg) return;
+
+  exec_sql(MONEY_DOWN "PRAGMA user_version = 36;");
+  assert_int_equal(count_rows("SELECT recovered FROM figures_arms WHERE "
+                              "arm = 'A'"),
+                   70000);
+  st = open_store();
+  money_figures(st, arms, promises, report);
+  assert_string_equal(arms, want_arms);
+  store_close(st);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(
@@ -7263,6 +7302,9 @@ int main(void) {
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_an_arms_and_the_promises_money_is_kept_by_currency, setup,
+          teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_payment_before_the_arm_is_not_the_arms_once_upgraded, setup,
           teardown),
   };
   const char *db = getenv("RECOUP_TEST_DB");

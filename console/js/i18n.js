@@ -154,6 +154,10 @@ const en = {
   'rule.third_parties_not_contacted': 'third parties are not contacted',
   'rule.no_recipient': 'no phone or address to send to',
   'rule.guard_unavailable': 'the rules could not be read',
+  // A message cancelled at its release or send: its case closed, or left
+  // the state that wrote it, before it went (engine.c, moved_on).
+  'rule.case_closed': 'the case closed before it went',
+  'rule.case_moved_on': 'the case moved on before it went',
   'case.blocked': 'Not now: {why} — until {until}',
   'case.blocked.never': 'Not allowed: {why}',
   'case.promise': 'Promise: {amount} by {by} ({status})',
@@ -680,6 +684,8 @@ const zh = {
   'rule.third_parties_not_contacted': '不联系第三方',
   'rule.no_recipient': '没有可发送的联系方式',
   'rule.guard_unavailable': '无法读取联系规则',
+  'rule.case_closed': '发送前案件已结案',
+  'rule.case_moved_on': '发送前案件已转入其他阶段',
   'case.blocked': '现在不可：{why}，直到 {until}',
   'case.blocked.never': '不允许：{why}',
   'case.promise': '承诺还款：{amount}，截止 {by}（{status}）',

@@ -902,7 +902,6 @@ static const char *const migrations[] = {
     "    OR OLD.paid IS DISTINCT FROM NEW.paid"
     "    OR OLD.currency IS DISTINCT FROM NEW.currency)"
     "  EXECUTE FUNCTION figures_promise_change();"
-    "ALTER TABLE figures_arms DROP COLUMN recovered;"
     "DROP FUNCTION figures_arm_add(text, bigint, bigint, bigint);"
     "CREATE FUNCTION figures_arm_add(k text, n bigint, p bigint)"
     "  RETURNS void LANGUAGE plpgsql AS $$ BEGIN"
@@ -974,6 +973,17 @@ static const char *const migrations[] = {
     "  coalesce(p.currency, ''), sum(p.amount)::bigint, 0"
     "  FROM variants v JOIN payments p ON p.case_id = v.case_id"
     "  GROUP BY 1, 2, 3;"
+    /* A payment made before its case drew its arm was never the arm's:
+     * where the arm recovered in one currency, or nothing, its money is
+     * its own counter, as SQLite's 37. */
+    "UPDATE figures_arms_money m SET recovered = a.r FROM (SELECT"
+    "  experiment, arm, sum(recovered)::bigint AS r FROM figures_arms"
+    "  GROUP BY 1, 2) a WHERE a.experiment = m.experiment AND a.arm = m.arm"
+    "  AND (a.r = 0 OR NOT EXISTS (SELECT 1 FROM figures_arms_money o"
+    "  WHERE o.experiment = m.experiment AND o.arm = m.arm"
+    "  AND o.currency <> m.currency));"
+    "DELETE FROM figures_arms_money WHERE recovered = 0;"
+    "ALTER TABLE figures_arms DROP COLUMN recovered;"
     /* k's arms, in the payment's currency ('' when it names none: read as
      * the institution's, as SQLite's) */
     "CREATE FUNCTION figures_arm_money_add(k text, cur text, r bigint)"

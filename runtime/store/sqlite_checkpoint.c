@@ -182,8 +182,6 @@ int sq_ckpt_apart(sq_ckpt *c, int pages, int most, rc_error *err) {
   pthread_mutex_init(&c->mu, NULL);
   pthread_cond_init(&c->cv, NULL);
   pthread_cond_init(&c->idle, NULL);
-  c->pages = pages;
-  c->most = most;
   if ((rc = pthread_create(&c->thread, NULL, ckpt_thread, c)) != 0) {
     pthread_cond_destroy(&c->cv);
     pthread_cond_destroy(&c->idle);
@@ -194,6 +192,10 @@ int sq_ckpt_apart(sq_ckpt *c, int pages, int most, rc_error *err) {
                         "cannot start the thread that copies the WAL back: %s",
                         strerror(rc));
   }
+  /* Only once the thread runs: a caller that goes on without it keeps
+   * the copies it had (the thread reads neither). */
+  c->pages = pages;
+  c->most = most;
   c->apart = 1;
   return RC_OK;
 }

@@ -1010,7 +1010,6 @@ static const char *const migrations[] = {
      * currencies); its money moves to figures_arms_money. */
     "DROP TRIGGER IF EXISTS figures_arm_paid;"
     "DROP TRIGGER IF EXISTS figures_arm_new;"
-    "ALTER TABLE figures_arms DROP COLUMN recovered;"
     "CREATE TRIGGER figures_arm_new AFTER INSERT ON variants BEGIN"
     "  INSERT INTO figures_arms(experiment, arm, workflow, cases,"
     "    closed_paid) SELECT new.experiment, new.arm, c.workflow, 1, 0"
@@ -1030,6 +1029,24 @@ static const char *const migrations[] = {
     "  coalesce(p.currency, ''), sum(p.amount)"
     "  FROM variants v CROSS JOIN payments p ON p.case_id = v.case_id"
     "  GROUP BY 1, 2, 3;"
+    /* A payment made before its case drew its arm (a variant drawn in a
+     * later state, on an event) was never the arm's: the trigger counted
+     * what came after. The rows cannot tell when a case drew it; the
+     * arm's own counter can: where the arm recovered in one currency, or
+     * nothing, its money is that counter (an arm that had read 0 read
+     * 1,000.00 after the step: a payment made before its case joined the
+     * experiment, counted in). */
+    "UPDATE figures_arms_money SET recovered = (SELECT a.recovered"
+    "  FROM figures_arms a WHERE a.experiment = figures_arms_money.experiment"
+    "  AND a.arm = figures_arms_money.arm)"
+    "  WHERE (SELECT a.recovered FROM figures_arms a"
+    "  WHERE a.experiment = figures_arms_money.experiment"
+    "  AND a.arm = figures_arms_money.arm) = 0 OR NOT EXISTS (SELECT 1"
+    "  FROM figures_arms_money o WHERE o.experiment ="
+    "  figures_arms_money.experiment AND o.arm = figures_arms_money.arm"
+    "  AND o.currency <> figures_arms_money.currency);"
+    "DELETE FROM figures_arms_money WHERE recovered = 0;"
+    "ALTER TABLE figures_arms DROP COLUMN recovered;"
     "CREATE TRIGGER figures_arm_paid AFTER INSERT ON payments BEGIN"
     "  INSERT INTO figures_arms_money SELECT experiment, arm,"
     "    coalesce(new.currency, ''), new.amount FROM variants"

@@ -109,3 +109,24 @@ test('My work asks each item\'s call only where numbers are shown', async (t) =>
   await phone.locator('.cards a[href^="tel:"]').first().waitFor();
   assert.equal(cards[0], '1', 'the cards ask the guard with their first read');
 });
+
+// A desk's list on Broken promises (read without each item's call) turned
+// into a phone's: its cards are drawn at once, before the guard's word,
+// and on f82baf1 each said "the rules could not be read" in red over its
+// numbers, where nothing had failed: the read was only under way.
+test('a desk\'s list turned into cards says nothing of the guard until it answers', async (t) => {
+  const page = await h.newPage(t, s.browser, { device: 'desktop', locale: 'en' });
+  await h.useSession(page, s.book, 'wang.fang');
+  await page.goto(`${s.book.url}/#/work`);
+  await page.click('button[data-tab="broken"]');
+  await page.locator('table[data-table="work"] td[data-col="promise"]').first().waitFor();
+  const withCall = (url) => url.pathname === '/v1/work' && url.searchParams.get('call') === '1';
+  await page.route(withCall, () => { /* unanswered: the guard still being asked */ });
+  const asked = page.waitForRequest((r) => withCall(new URL(r.url())));
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.locator('.cards .card-phone').first().waitFor();
+  await asked;
+  assert.equal(await page.locator('.cards a[href^="tel:"]').count(), 0, 'no number can be tapped before the guard answers');
+  assert.ok(await page.locator('.cards .tel-held').count() > 0, 'the numbers are shown');
+  assert.equal(await page.locator('.cards .call-hold').count(), 0, 'nothing said of a read under way');
+});

@@ -277,3 +277,26 @@ test('each reason the guard gives reads as words, in English and Chinese', async
   ctx.locale = 'en';
   assert.equal(ruleName('max_contacts:call:0'), 'Calls: none allowed');
 });
+
+// A message its case left behind is cancelled, and its timeline row
+// says why (engine.c: a deferred message's release, a queued one's send):
+// "短信已取消（case_moved_on）" was the core's spelling in both languages.
+test('a message cancelled because its case closed or moved on reads as words', async () => {
+  const { ctx } = await mod('state.js');
+  const { ruleName } = await mod('i18n.js');
+  const tl = await mod('timeline.js');
+  ctx.timezone = 'Asia/Shanghai';
+  const said = { en: ['the case closed before it went', 'the case moved on before it went'],
+    'zh-CN': ['发送前案件已结案', '发送前案件已转入其他阶段'] };
+  for (const locale of ['en', 'zh-CN']) {
+    ctx.locale = locale;
+    ['case_closed', 'case_moved_on'].forEach((reason, i) => {
+      assert.equal(ruleName(reason), said[locale][i], `${locale}: ${reason}`);
+      for (const what of ['release', 'outbox']) {
+        const row = { kind: 'policy', detail: { channel: 'sms', what, message: 7, verdict: 'cancelled', reason } };
+        const text = tl.sentence(row, 'CNY');
+        assert.ok(text.includes(said[locale][i]) && !/_/.test(text), `${locale}: ${text}`);
+      }
+    });
+  }
+});

@@ -298,9 +298,13 @@ function cards(items, tab, counts, more) {
 }
 
 // The guard's reason a card's numbers are not links now ("Not now: outside
-// contact hours — until 8:00 AM"), for whom they would be.
+// contact hours — until 8:00 AM"), for whom they would be. An item a
+// desk's list read carries no call (not asked, undefined): turned into
+// a card, its numbers are text and nothing is said until the guard's
+// word comes, as on the case page; "the rules could not be read" is for
+// a read that failed (null, or the service's guard_unavailable).
 function callHold(it, b) {
-  if (!can('write') || !(b.phones || []).length || (it.call && it.call.allowed_now)) return null;
+  if (!can('write') || !(b.phones || []).length || (it.call && it.call.allowed_now) || it.call === undefined) return null;
   const why = it.call ? blockedText(it.call, it.call.timezone) : t('rule.guard_unavailable');
   return h('p', { class: 'hold call-hold', 'data-call-hold': (it.call && it.call.rule) || '' }, why);
 }
