@@ -475,10 +475,13 @@ int engine_checkpoint_apart(engine *eng, int pages, int most, rc_error *err) {
  * A sweep that nobody waits on gains too: `recoup tick` copied 64 MB at
  * a time inside its commits, its one thread stopped for each copy and
  * its sync. On the thread, the sweep's own thread spends 0.6 s less a
- * million reminder steps (7.2 -> 6.6 s CPU, both threads' 7.2 -> 7.0:
- * copying 2 MB at a time costs no more in all) and a million steps take
- * 5-10 % less time on two cores (bench_sweep, id order, alternated,
- * quiet, 2026-12-06).
+ * million reminder steps (7.2 -> 6.6 s CPU, both threads' 7.2 -> 7.0)
+ * and a million steps in id order take 8-13 % less time on two cores
+ * (make bench, quiet, 2026-12-06: 0.39 of raw SQLite -> 0.42-0.44). Cases
+ * due in shuffled order cost more in all: the thread, keeping pace,
+ * copies a page each time a 2 MB slice holds it where a 64 MB one held it
+ * once (100k: 5.1 -> up to 8.6 KB written a step, 15 -> 23 us of both
+ * threads' time), in the same time or less on two cores.
  * The thread first: where it cannot start (its connection wants two
  * descriptors more), the copies stay as the book opened them, 64 MB at a
  * time on the caller's thread, and the caller may go on without it (a
