@@ -465,33 +465,30 @@ int engine_checkpoint_apart(engine *eng, int pages, int most, rc_error *err) {
 
 /* A request waited out any copy of the WAL into the database that a
  * commit started: at the store's 64 MB that was a p99 of 86 ms during
- * a million-case sweep, at 4 MB 24-31 ms. Now the store's own thread
- * copies each slice while the loop goes on; past the store's 64 MB a
- * commit copies the last quarter slice or less that the thread has not
- * yet reached (measured at 200k cases, 1000 pages: 113 copies of 47 ms
- * on the loop before the thread; with it, 1-2 copies of up to 90 ms
- * while a commit copied all the thread had left, then 3-13 of at most
- * 6-13 ms).
+ * a million-case sweep, at 2 MB 24-31 ms. Now the store's own thread
+ * copies each 2 MB (1000 pages) while the loop goes on; past the
+ * store's 64 MB a commit copies the last 250 pages or fewer that the
+ * thread has not yet reached (measured at 200k cases: 113 copies of
+ * 47 ms on the loop before the thread; with it, 1-2 copies of up to
+ * 90 ms while a commit copied all the thread had left, then 3-13 of
+ * at most 6-13 ms).
  * A sweep that nobody waits on gains too: `recoup tick` copied 64 MB at
  * a time inside its commits, its one thread stopped for each copy and
- * its sync. On the thread, a million reminder steps in id order take
- * 8-13 % less time on two cores (make bench, quiet, 2026-12-06: 0.39 of
- * raw SQLite -> 0.42-0.44). Its slice is the whole 64 MB, not the
- * service's 1000 pages: cases due in shuffled order dirty pages all over
- * the book, and a thread copying small slices as it keeps pace copies a
- * page once for each slice that holds it, where one 64 MB copy holds it
- * once (PGO build, 100k shuffled, alternated pairs: 5.98/5.21 KB written
- * a step and 16.6/16.0 us of both threads' time at 1000 pages, 5.32 KB
- * and 15.5/14.2 us at 64 MB, 54-57k steps/s -> 60-63k; id order the
- * same). Nobody waits on a tick's commit, so its longer copy costs
- * nothing but the WAL's size, which stays as it was.
+ * its sync. On the thread, the sweep's own thread spends 0.6 s less a
+ * million reminder steps (7.2 -> 6.6 s CPU, both threads' 7.2 -> 7.0)
+ * and a million steps in id order take 8-13 % less time on two cores
+ * (make bench, quiet, 2026-12-06: 0.39 of raw SQLite -> 0.42-0.44). Cases
+ * due in shuffled order cost more in all: the thread, keeping pace,
+ * copies a page each time a 2 MB slice holds it where a 64 MB one held it
+ * once (100k: 5.1 -> up to 8.6 KB written a step, 15 -> 23 us of both
+ * threads' time), in the same time or less on two cores.
  * The thread first: where it cannot start (its connection wants two
  * descriptors more), the copies stay as the book opened them, 64 MB at a
  * time on the caller's thread, and the caller may go on without it (a
  * tick does). */
-int engine_copy_apart(engine *eng, int pages, rc_error *err) {
-  int rc = store_checkpoint_apart(eng->st, pages, 0, err);
-  if (rc == RC_OK) store_checkpoint_every(eng->st, pages);
+int engine_copy_apart(engine *eng, rc_error *err) {
+  int rc = store_checkpoint_apart(eng->st, 1000, 0, err);
+  if (rc == RC_OK) store_checkpoint_every(eng->st, 1000);
   return rc;
 }
 

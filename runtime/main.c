@@ -952,7 +952,7 @@ static int cmd_tick(const args *a) {
    * the WAL into the database (engine_copy_apart). A copier that cannot
    * start (too few open files for its connection) is a sweep a little
    * slower, never a sweep not done: a cron's tick was refused for it. */
-  if (engine_copy_apart(eng, ENGINE_COPY_SWEEP, &err) != RC_OK) {
+  if (engine_copy_apart(eng, &err) != RC_OK) {
     char line[400];
     say("warning: %s; the WAL is copied back on the sweep's own thread",
         shown(err.message, line, sizeof line));

@@ -1362,7 +1362,7 @@ int serve_main(const char *dir, const char *db, const char *listen,
   }
   /* The WAL copied back on the store's thread, or each copy would be a
    * pause every request waits out (engine_copy_apart). */
-  if (engine_copy_apart(svc.eng, ENGINE_COPY_SERVICE, &err) != RC_OK) {
+  if (engine_copy_apart(svc.eng, &err) != RC_OK) {
     print_error(&err);
     engine_close(svc.eng);
     return 1;

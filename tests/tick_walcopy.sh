@@ -3,16 +3,13 @@
 # own while the sweep goes on, as the service does (engine_copy_apart):
 # the thread is there while the tick runs, and the database file grows
 # by its copies before the tick ends (without it, a tick's WAL under 64 MB
-# was copied only as the tick closed the book). The thread copies a tick's
-# WAL 64 MB at a time (ENGINE_COPY_SWEEP): the book is big enough for the
-# tick to write well past that (100k cases did not reach it). The book is
-# intact after.
+# was copied only as the tick closed the book). The book is intact after.
 # usage: tick_walcopy.sh RECOUP INSTITUTION_DIR WORK_DIR
 set -eu
 recoup=$1
 src=$2
 work=$3
-cases=${TICK_WALCOPY_CASES:-250000}
+cases=${TICK_WALCOPY_CASES:-40000}
 tick=
 cleanup() { [ -n "$tick" ] && kill -KILL "$tick" 2>/dev/null || true; }
 trap cleanup EXIT

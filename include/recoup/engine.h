@@ -364,11 +364,8 @@ void engine_checkpoint_every(engine *eng, int pages);
 /* store_checkpoint_apart: the copy back on a thread of the store's own. */
 int engine_checkpoint_apart(engine *eng, int pages, int most, rc_error *err);
 /* How the service and `recoup tick` copy the WAL back: on the store's
- * thread, once `pages` wait (ENGINE_COPY_SERVICE, ENGINE_COPY_SWEEP),
- * while the loop or the sweep goes on. */
-#define ENGINE_COPY_SERVICE 1000  /* 4 MB: short copies, a flat p99 */
-#define ENGINE_COPY_SWEEP 16384   /* 64 MB: each random page copied once */
-int engine_copy_apart(engine *eng, int pages, rc_error *err);
+ * thread, 2 MB at a time, while the loop or the sweep goes on. */
+int engine_copy_apart(engine *eng, rc_error *err);
 /* Writes the journal rows the running event holds back, so that a read
  * of the journal (case:history) sees them. */
 int engine_journal_flush(engine *eng, rc_error *err);

@@ -482,7 +482,7 @@ static double recoup_sweep(const char *dir, const char *db, int n,
   int64_t steps = 0;
   double start, took;
   /* The WAL copied back as `recoup tick` and the service copy it. */
-  must(engine_copy_apart(eng, ENGINE_COPY_SWEEP, &err) == RC_OK, "the WAL's copier thread");
+  must(engine_copy_apart(eng, &err) == RC_OK, "the WAL's copier thread");
   written = wchar_now();
   cpu = cpu_now();
   spy_start();
