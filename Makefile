@@ -173,13 +173,16 @@ bench-deps: deps
 # removed first: stale ones would be merged with the new. A training that
 # fails leaves no binary to install: the counting one, slower and writing
 # its counts under build-release/pgo at each exit, was left where
-# docs/operations.md "Install" copies the binary from.
+# docs/operations.md "Install" copies the binary from; and its cache, left
+# at generate, had a later `cmake --build build-release` build the
+# counting binary again: it goes back to a plain Release.
 release: deps
 	rm -rf build-release/pgo
 	cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DRECOUP_PGO=generate
 	cmake --build build-release -j $(JOBS) --target recoup bench_sweep bench_http
 	sh tools/pgo_train.sh build-release || { rm -f build-release/recoup; \
-	  echo "make release: the training failed (above); build-release/recoup, a counting build not to install, removed" >&2; exit 1; }
+	  cmake -S . -B build-release -DRECOUP_PGO= > /dev/null; \
+	  echo "make release: the training failed (above); build-release/recoup, a counting build not to install, removed; build-release is a plain Release build again (cmake --build build-release builds one without the profile)" >&2; exit 1; }
 	cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DRECOUP_PGO=use
 	cmake --build build-release -j $(JOBS)
 

@@ -466,12 +466,12 @@ int engine_checkpoint_apart(engine *eng, int pages, int most, rc_error *err) {
 /* A request waited out any copy of the WAL into the database that a
  * commit started: at the store's 64 MB that was a p99 of 86 ms during
  * a million-case sweep, at 2 MB 24-31 ms. Now the store's own thread
- * copies each 2 MB (1000 pages) while the loop goes on; past the
- * store's 64 MB a commit copies the last 250 pages or fewer that the
- * thread has not yet reached (measured at 200k cases: 113 copies of
- * 47 ms on the loop before the thread; with it, 1-2 copies of up to
- * 90 ms while a commit copied all the thread had left, then 3-13 of
- * at most 6-13 ms).
+ * copies each 1000 pages (4 MB; 2 MB on a book of 2 KB pages) while the
+ * loop goes on; past the store's 64 MB a commit copies the last 250
+ * pages or fewer that the thread has not yet reached (measured at 200k
+ * cases: 113 copies of 47 ms on the loop before the thread; with it,
+ * 1-2 copies of up to 90 ms while a commit copied all the thread had
+ * left, then 3-13 of at most 6-13 ms).
  * A sweep that nobody waits on gains too: `recoup tick` copied 64 MB at
  * a time inside its commits, its one thread stopped for each copy and
  * its sync. On the thread, the sweep's own thread spends 0.6 s less a
@@ -479,9 +479,12 @@ int engine_checkpoint_apart(engine *eng, int pages, int most, rc_error *err) {
  * and a million steps in id order take 8-13 % less time on two cores
  * (make bench, quiet, 2026-12-06: 0.39 of raw SQLite -> 0.42-0.44). Cases
  * due in shuffled order cost more in all: the thread, keeping pace,
- * copies a page each time a 2 MB slice holds it where a 64 MB one held it
- * once (100k: 5.1 -> up to 8.6 KB written a step, 15 -> 23 us of both
- * threads' time), in the same time or less on two cores.
+ * copies a page each time a 1000-page slice holds it where a 64 MB one
+ * held it once (100k: 5.1 -> up to 8.6 KB written a step, 15 -> 23 us
+ * of both threads' time), in the same time or less on two cores. A
+ * tick's thread copying 64 MB slices wrote less in shuffled order but
+ * fell behind in id order (~75 MB of WAL a second): past 80 MB each
+ * commit waited for it (make bench: id order 1M 0.39 of raw).
  * The thread first: where it cannot start (its connection wants two
  * descriptors more), the copies stay as the book opened them, 64 MB at a
  * time on the caller's thread, and the caller may go on without it (a

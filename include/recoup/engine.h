@@ -364,7 +364,7 @@ void engine_checkpoint_every(engine *eng, int pages);
 /* store_checkpoint_apart: the copy back on a thread of the store's own. */
 int engine_checkpoint_apart(engine *eng, int pages, int most, rc_error *err);
 /* How the service and `recoup tick` copy the WAL back: on the store's
- * thread, 2 MB at a time, while the loop or the sweep goes on. */
+ * thread, 1000 pages (4 MB) at a time, while the loop or the sweep goes on. */
 int engine_copy_apart(engine *eng, rc_error *err);
 /* Writes the journal rows the running event holds back, so that a read
  * of the journal (case:history) sees them. */
