@@ -130,3 +130,40 @@ test('a field officer\'s day on a phone counts the whole queue, and rolls at the
   assert.doesNotMatch(await day.textContent(), /之后/, 'tomorrow\'s visits are today\'s');
   await h.screenshot(page, 'work-day-rolled-phone-zh-CN');
 });
+
+// What a borrower's record brings without a space to wrap at: an email,
+// a name typed in Latin letters run together, an address of a building's
+// code. At 360 px the case's heading and contacts and My work's card ran
+// past the screen's edge.
+test('a borrower\'s email, name and address without a space keep a 360 px phone\'s case and card to its width', async (t) => {
+  const name = 'Zhangxiaomingzhangxiaomingzhangxiaoming';
+  const email = 'zhang.xiaoming.finance-department@example-long-company-domain.com.cn';
+  const address = 'Building-B12-Unit-0304-Room-1801-Century-Avenue-100-Pudong';
+  const long = (b) => ({ ...b, name, emails: [email], address });
+  for (const locale of ['zh-CN', 'en']) {
+    const page = await h.newPage(t, s.browser, { device: 'phone', locale });
+    await page.setViewportSize({ width: 360, height: 740 });
+    await page.addInitScript((l) => localStorage.setItem('recoup.locale', l), locale);
+    await page.route((url) => url.pathname === '/v1/cases/CN005', async (r) => {
+      const res = await r.fetch();
+      const body = await res.json();
+      await r.fulfill({ response: res, body: JSON.stringify({ ...body, borrower: long(body.borrower || {}) }) });
+    });
+    await page.route((url) => url.pathname === '/v1/work', async (r) => {
+      const res = await r.fetch();
+      const body = await res.json();
+      body.items = (body.items || []).map((it) => ({ ...it, borrower: long(it.borrower || {}) }));
+      await r.fulfill({ response: res, body: JSON.stringify(body) });
+    });
+    await h.useSession(page, s.book, 'wang.fang');
+    await page.goto(s.book.url + '/#/case/CN005');
+    await page.waitForSelector('.contacts li');
+    assert.ok((await page.textContent('.contacts')).includes(email));
+    await h.fitsPhone(page);
+    await h.screenshot(page, `case-long-text-360-${locale}`);
+    await page.goto(s.book.url + '/#/work');
+    await page.waitForSelector('.cards .card .name');
+    await h.fitsPhone(page);
+    await h.screenshot(page, `work-long-text-360-${locale}`);
+  }
+});
