@@ -162,6 +162,10 @@ const REFUSALS = [
   [422, 'assignee', 'claiming a task needs an assignee'],
   [422, 'tab', 'tab must be due, promises or broken'],
   [422, 'queue', 'queue is longer than 64 bytes'],
+  [422, 'days', 'days must be a whole number from 1 to 365', /1\D+365/],
+  [422, 'runs', 'runs must be a whole number from 1 to 10', /1\D+10/],
+  [409, null, 'what-if 3 is running (started by zhang.min at 2026-12-06T10:00:00+08:00); one runs at a time', /zhang\.min.*2026/],
+  [409, null, 'a what-if by zhang.min is starting (its candidate faster_field is being checked); one runs at a time', /zhang\.min/],
 ];
 
 test('every refusal a console form can get is said in zh-CN and English; an unknown one is left to be shown as it came', async () => {
