@@ -304,3 +304,22 @@ test('a message cancelled because its case closed or moved on reads as words', a
     });
   }
 });
+
+// A promise taken on a call is the task_done row's amount, in minor units
+// of the case's currency: a yen case's ¥4,000 read ¥40.00, a dollar
+// case's $1,200.00 read ¥1,200.00 (the institution's yuan).
+test('a call\'s promise on the timeline is in the case\'s currency', async () => {
+  const { ctx } = await mod('state.js');
+  const tl = await mod('timeline.js');
+  ctx.currency = 'CNY';
+  const row = (amount) => ({ kind: 'task_done', detail: { kind: 'call', outcome: 'promise', amount, by: '2026-12-20' } });
+  const cases = [['en', 'JPY', 4000, 'Amount: ¥4,000', '40.00'], ['en', 'USD', 120000, 'Amount: $1,200.00', '¥'],
+    ['zh-CN', 'JPY', 4000, '金额: ¥4,000', '40.00'], ['zh-CN', 'USD', 120000, '1,200.00', '¥'],
+    ['en', 'CNY', 120000, 'Amount: ¥1,200.00', '$']];
+  for (const [locale, currency, amount, want, not] of cases) {
+    ctx.locale = locale;
+    const said = tl.sentence(row(amount), currency);
+    assert.ok(said.includes(want), `${locale} ${currency}: ${said}`);
+    assert.ok(!said.includes(not), `${locale} ${currency}: ${said}`);
+  }
+});
