@@ -167,3 +167,14 @@ test('a borrower\'s email, name and address without a space keep a 360 px phone\
     await h.screenshot(page, `work-long-text-360-${locale}`);
   }
 });
+
+test('the roll-rate matrix names the current bucket in Chinese, its row and its column', async (t) => {
+  const page = await h.newPage(t, s.browser, { device: 'desktop', locale: 'zh-CN' });
+  await h.useSession(page, s.book, 'zhang.min');
+  await page.goto(s.book.url + '/#/overview');
+  await page.waitForSelector('table[data-table="roll_rates"]');
+  const heads = await page.$$eval('table[data-table="roll_rates"] th', (ths) => ths.map((th) => th.textContent));
+  assert.ok(heads.filter((x) => x === '未逾期').length >= 2, `the row and the column of the current bucket: ${heads.join(' | ')}`);
+  assert.deepEqual(heads.filter((x) => /[A-Za-z]{3,}/.test(x)), [], 'no English word among the headings');
+  await page.locator('table[data-table="roll_rates"]').screenshot({ path: require('node:path').join(h.SCREENSHOTS, 'overview-rollrates-desktop-zh-CN.png') });
+});
