@@ -21,11 +21,35 @@ function holder(page) {
     await r.continue();
     await done;
   };
+  // first() and second() each read once, both held; the first answers
+  // first, then the second.
+  gate.twice = async (first, second) => {
+    await first();
+    const one = await gate.next(1);
+    await second();
+    const two = await gate.next(2);
+    gate.on = false;
+    await gate.release(one);
+    await gate.release(two);
+  };
   return gate;
 }
 
 // The page's own work for an answer it has fully received: two frames.
 const settle = (page) => page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(r)))));
+
+// A desk's page of user at hash, its table drawn, whose reads of path
+// are held from now on.
+async function heldPage(t, { locale, path, user, hash, table }) {
+  const page = await h.newPage(t, s.browser, { device: 'desktop', locale });
+  const gate = holder(page);
+  await gate.install((url) => url.pathname === path);
+  await h.useSession(page, s.book, user);
+  await page.goto(s.book.url + hash);
+  await page.waitForSelector(`table[data-table="${table}"] tbody tr`);
+  gate.on = true;
+  return { page, gate };
+}
 
 const keys = (page, table) => page.$$eval(`table[data-table="${table}"] tbody tr`, (trs) => trs.map((tr) => tr.dataset.key));
 
@@ -37,21 +61,9 @@ test('My work: a tab picked while another tab\'s list is still coming shows only
   const broken = await read('broken');
   assert.ok(due.length && broken.length, 'the field queue has tasks due and broken promises');
 
-  const page = await h.newPage(t, s.browser, { device: 'desktop', locale: 'en' });
-  const gate = holder(page);
-  await gate.install((url) => url.pathname === '/v1/work');
-  await h.useSession(page, s.book, 'wang.fang');
-  await page.goto(s.book.url + '/#/work');
-  await page.waitForSelector('table[data-table="work"] tbody tr');
-  gate.on = true;
-  await page.click('button[data-tab="broken"]');
-  const stale = await gate.next(1);
-  await page.click('button[data-tab="due"]');
-  const fresh = await gate.next(2);
-  gate.on = false;
+  const { page, gate } = await heldPage(t, { locale: 'en', path: '/v1/work', user: 'wang.fang', hash: '/#/work', table: 'work' });
   // The broken promises answer first, then the tab picked last.
-  await gate.release(stale);
-  await gate.release(fresh);
+  await gate.twice(() => page.click('button[data-tab="broken"]'), () => page.click('button[data-tab="due"]'));
   await h.waitFor(async () => (await keys(page, 'work')).length >= due.length
     && !(await page.locator('main .work-list .state.loading').count()), { message: 'the tasks due are listed' });
   await settle(page);
@@ -60,33 +72,36 @@ test('My work: a tab picked while another tab\'s list is still coming shows only
   await h.screenshot(page, 'work-tab-race-desktop-en');
 });
 
-test('My work: More tapped twice on a slow network adds the next page once', async (t) => {
-  const page = await h.newPage(t, s.browser, { device: 'desktop', locale: 'zh-CN' });
-  // The list as two pages: the first two tasks, then the rest.
-  let all = null;
-  let asked = 0;
-  await page.route((url) => url.pathname === '/v1/work', async (r) => {
-    const url = new URL(r.request().url());
-    if (url.searchParams.get('after') === 'page2') {
-      asked++;
-      return r.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ ...all, items: all.items.slice(2), next: null }) });
+// The list at path as two pages, the first `cut` items then the rest,
+// and More (two taps before the first answers) on page (as user, at
+// hash); answers the items and how often the second page was asked.
+async function moreTwice(page, { path, cut, user, hash, table, key }) {
+  const got = { all: null, asked: 0 };
+  await page.route((url) => url.pathname === path, async (r) => {
+    const all = got.all;
+    if (new URL(r.request().url()).searchParams.get('after') === 'page2') {
+      got.asked++;
+      return r.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ ...all, items: all.items.slice(cut), next: null }) });
     }
     const res = await r.fetch();
-    all = await res.json();
-    await r.fulfill({ response: res, body: JSON.stringify({ ...all, items: all.items.slice(0, 2), next: 'page2' }) });
+    got.all = await res.json();
+    await r.fulfill({ response: res, body: JSON.stringify({ ...got.all, items: got.all.items.slice(0, cut), next: 'page2' }) });
   });
-  await h.useSession(page, s.book, 'wang.fang');
-  await page.goto(s.book.url + '/#/work');
-  await page.waitForSelector('main .work-list button.more');
-  assert.ok(all.items.length > 2, 'the field queue has more than two tasks due');
-  // Two taps before the first answers.
-  await page.$eval('main .work-list button.more', (b) => { b.click(); b.click(); });
-  await h.waitFor(async () => (await keys(page, 'work')).length >= all.items.length
-    && !(await page.locator('main .work-list button.more').count()), { message: 'the second page is added' });
+  await h.useSession(page, s.book, user);
+  await page.goto(s.book.url + hash);
+  await page.waitForSelector('main button.more');
+  assert.ok(got.all.items.length > cut, `${path} has more than ${cut} items`);
+  await page.$eval('main button.more', (b) => { b.click(); b.click(); });
+  await h.waitFor(async () => (await keys(page, table)).length >= got.all.items.length
+    && !(await page.locator('main button.more').count()), { message: 'the second page is added' });
   await settle(page);
-  const shown = await keys(page, 'work');
-  assert.deepEqual(shown, all.items.map((it) => String(it.task ?? it.case)), 'every task once, in order');
-  assert.equal(asked, 1, 'the next page is asked once');
+  assert.deepEqual(await keys(page, table), got.all.items.map(key), 'every item once, in order');
+  assert.equal(got.asked, 1, 'the next page is asked once');
+}
+
+test('My work: More tapped twice on a slow network adds the next page once', async (t) => {
+  const page = await h.newPage(t, s.browser, { device: 'desktop', locale: 'zh-CN' });
+  await moreTwice(page, { path: '/v1/work', cut: 2, user: 'wang.fang', hash: '/#/work', table: 'work', key: (it) => String(it.task ?? it.case) });
 });
 
 test('Outbox: a status picked and then Filter tapped lists each message of that status once', async (t) => {
@@ -94,21 +109,10 @@ test('Outbox: a status picked and then Filter tapped lists each message of that 
   const blocked = (api.body.items || []).map((m) => String(m.id));
   assert.ok(blocked.length, 'the book has blocked messages');
 
-  const page = await h.newPage(t, s.browser, { device: 'desktop', locale: 'zh-CN' });
-  const gate = holder(page);
-  await gate.install((url) => url.pathname === '/v1/outbox');
-  await h.useSession(page, s.book, 'zhang.min');
-  await page.goto(s.book.url + '/#/outbox');
-  await page.waitForSelector('table[data-table="outbox"] tbody tr');
-  gate.on = true;
+  const { page, gate } = await heldPage(t, { locale: 'zh-CN', path: '/v1/outbox', user: 'zhang.min', hash: '/#/outbox', table: 'outbox' });
   // The status read at once; Filter, tapped as a newcomer would, reads again.
-  await page.selectOption('main select[name="status"]', 'blocked');
-  const first = await gate.next(1);
-  await page.click('main form.toolbar button[type="submit"]');
-  const second = await gate.next(2);
-  gate.on = false;
-  await gate.release(first);
-  await gate.release(second);
+  await gate.twice(() => page.selectOption('main select[name="status"]', 'blocked'),
+    () => page.click('main form.toolbar button[type="submit"]'));
   await h.waitFor(async () => (await keys(page, 'outbox')).length >= blocked.length, { message: 'the blocked messages are listed' });
   await settle(page);
   assert.deepEqual((await keys(page, 'outbox')).sort(), [...blocked].sort(), 'each blocked message once');
@@ -117,28 +121,7 @@ test('Outbox: a status picked and then Filter tapped lists each message of that 
 
 test('Outbox: More tapped twice on a slow network adds the next page once', async (t) => {
   const page = await h.newPage(t, s.browser, { device: 'desktop', locale: 'en' });
-  let all = null;
-  let asked = 0;
-  await page.route((url) => url.pathname === '/v1/outbox', async (r) => {
-    const url = new URL(r.request().url());
-    if (url.searchParams.get('after') === 'page2') {
-      asked++;
-      return r.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ ...all, items: all.items.slice(1), next: null }) });
-    }
-    const res = await r.fetch();
-    all = await res.json();
-    await r.fulfill({ response: res, body: JSON.stringify({ ...all, items: all.items.slice(0, 1), next: 'page2' }) });
-  });
-  await h.useSession(page, s.book, 'zhang.min');
-  await page.goto(s.book.url + '/#/outbox');
-  await page.waitForSelector('main button.more');
-  assert.ok(all.items.length > 1, 'the outbox has more than one message');
-  await page.$eval('main button.more', (b) => { b.click(); b.click(); });
-  await h.waitFor(async () => (await keys(page, 'outbox')).length >= all.items.length
-    && !(await page.locator('main button.more').count()), { message: 'the second page is added' });
-  await settle(page);
-  assert.deepEqual(await keys(page, 'outbox'), all.items.map((m) => String(m.id)), 'every message once, in order');
-  assert.equal(asked, 1, 'the next page is asked once');
+  await moreTwice(page, { path: '/v1/outbox', cut: 1, user: 'zhang.min', hash: '/#/outbox', table: 'outbox', key: (m) => String(m.id) });
 });
 
 test('Strategy: a period shown again while the last one is still coming keeps the one asked last', async (t) => {
