@@ -7,14 +7,18 @@ import { t, word, ruleName } from './i18n.js';
 import { money, dateTime, date, wallClock } from './format.js';
 
 // currency: the case's. A promise taken on a call to a yen case was
-// shown in the institution's yuan, its ¥4,000 as ¥40.00.
+// shown in the institution's yuan, its ¥4,000 as ¥40.00. The service
+// names the kind's money fields (money_fields: a plan's total), which
+// were shown as minor units (500000 for ¥5,000.00).
 function outcomeFields(d, currency) {
   // borrower_time and within_contact_hours are the journal's answer to a
   // complaint (docs/http.md), not what the collector recorded.
   const skip = new Set(['outcome', 'task', 'kind', 'user', 'conversation',
-    'borrower_time', 'within_contact_hours']);
+    'borrower_time', 'within_contact_hours', 'money_fields']);
+  const named = d.money_fields && typeof d.money_fields === 'object' ? d.money_fields : {};
+  const isMoney = (k) => k === 'amount' || k === 'paid' || named[k] === true;
   return Object.entries(d).filter(([k]) => !skip.has(k)).map(([k, v]) => {
-    if ((k === 'amount' || k === 'paid') && Number.isInteger(v)) return `${word('field', k)}: ${money(v, currency)}`;
+    if (isMoney(k) && Number.isInteger(v)) return `${word('field', k)}: ${money(v, currency)}`;
     const name = word('field', k);
     if (typeof v === 'boolean') return `${name}: ${t(v ? 'yes' : 'no')}`;
     if (k === 'by') return `${name}: ${date(v)}`;

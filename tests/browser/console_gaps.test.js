@@ -178,3 +178,21 @@ test('the roll-rate matrix names the current bucket in Chinese, its row and its 
   assert.deepEqual(heads.filter((x) => /[A-Za-z]{3,}/.test(x)), [], 'no English word among the headings');
   await page.locator('table[data-table="roll_rates"]').screenshot({ path: require('node:path').join(h.SCREENSHOTS, 'overview-rollrates-desktop-zh-CN.png') });
 });
+
+// The journal names a task_done row's money fields (the kind's declared
+// "money", here the call's promise amount) for the timeline, also for the
+// read role, whose strings are masked.
+test('the journal names the money fields of a recorded task, for every role', async () => {
+  const task = h.expected(s.book).cases.CN014.tasks[0].id;
+  const by = h.addDays(s.book.today, 7);
+  const done = await h.api(s.book, `/v1/tasks/${task}/complete`, { method: 'POST', token: 'agent',
+    body: { outcome: 'promise', amount: 12345, by } });
+  assert.equal(done.status, 200, done.text);
+  for (const token of ['agent', 'read']) {
+    const j = await h.api(s.book, '/v1/cases/CN014/journal?limit=500', { token });
+    const row = j.body.journal.find((r) => r.kind === 'task_done');
+    assert.ok(row, `${token}: a task_done row`);
+    assert.deepEqual(row.detail.money_fields, { amount: true }, `${token}: ${JSON.stringify(row.detail)}`);
+    assert.equal(row.detail.amount, 12345);
+  }
+});

@@ -323,3 +323,19 @@ test('a call\'s promise on the timeline is in the case\'s currency', async () =>
     assert.ok(!said.includes(not), `${locale} ${currency}: ${said}`);
   }
 });
+
+// A money field the kind declares, other than amount (the standard
+// script's restructuring total), named by the service: shown as money,
+// not as minor units (500000 for ¥5,000.00).
+test('a money field the service names on a task_done row is shown as money', async () => {
+  const { ctx } = await mod('state.js');
+  const tl = await mod('timeline.js');
+  ctx.currency = 'CNY';
+  ctx.locale = 'zh-CN';
+  const row = { kind: 'task_done', detail: { kind: 'restructuring_review', outcome: 'agreed', installments: 6,
+    total: 500000, money_fields: { total: true } } };
+  const said = tl.sentence(row, 'CNY');
+  assert.ok(said.includes('总额: ¥5,000.00'), said);
+  assert.ok(said.includes('期数: 6'), said);
+  assert.ok(!said.includes('money_fields') && !said.includes('500000'), said);
+});
