@@ -155,7 +155,12 @@ export function render(main, arg, query) {
       draw();
     } catch (err) {
       if (err.status === 401 || mine !== loads) return;
-      fill(list, errorBox(err, () => loadTab(more)));
+      // A page more that did not come leaves the ones shown: the day's
+      // cards went, on the road, for an error box until Retry.
+      if (!more) return fill(list, errorBox(err, () => loadTab(false)));
+      draw();
+      list.querySelector('button.more')?.remove();
+      list.append(errorBox(err, (e) => loadTab(true, e.currentTarget)));
     }
   }
 
