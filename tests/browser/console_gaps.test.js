@@ -197,32 +197,43 @@ test('the journal names the money fields of a recorded task, for every role', as
   }
 });
 
-// On the road a page more of the day's visits that does not come (no
-// signal) left an error box where the cards were: the cards stay, the
-// error and its Retry under them.
-test('a field officer\'s More that fails keeps the day\'s cards, and Retry adds the page', async (t) => {
-  const page = await h.newPage(t, s.browser, { device: 'phone', locale: 'zh-CN' });
+// A page more that does not come (no signal on the road, the service
+// busy) left an error box where the list was: the list stays, the error
+// and its Retry under it, and Retry adds the page. path's list is forged
+// as two pages, the first `cut` items; shown: the selector of one item.
+async function moreFails(page, { path, cut, user, hash, shown, label }) {
   let all = null;
   let failures = 1;
-  await page.route((url) => url.pathname === '/v1/work', async (r) => {
+  await page.route((url) => url.pathname === path, async (r) => {
     if (new URL(r.request().url()).searchParams.get('after') === 'page2') {
       if (failures-- > 0) return r.fulfill({ status: 503, contentType: 'application/json', body: JSON.stringify({ error: { code: 'unavailable', message: 'busy' } }) });
-      return r.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ ...all, items: all.items.slice(2), next: null }) });
+      return r.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ ...all, items: all.items.slice(cut), next: null }) });
     }
     const res = await r.fetch();
     all = await res.json();
-    await r.fulfill({ response: res, body: JSON.stringify({ ...all, items: all.items.slice(0, 2), next: 'page2' }) });
+    await r.fulfill({ response: res, body: JSON.stringify({ ...all, items: all.items.slice(0, cut), next: 'page2' }) });
   });
-  await h.useSession(page, s.book, 'wang.fang');
-  await page.goto(s.book.url + '/#/work');
-  await page.click('main .work-list button.more');
-  const failed = page.locator('main .work-list .state.error');
+  await h.useSession(page, s.book, user);
+  await page.goto(s.book.url + hash);
+  await page.click('main button.more');
+  const failed = page.locator('main .state.error');
   await failed.waitFor();
-  assert.equal(await page.locator('main .cards .card').count(), 2, 'the cards shown stay');
+  assert.equal(await page.locator(shown).count(), cut, 'the items shown stay');
   assert.match(await failed.textContent(), /503/);
-  await h.fitsPhone(page, 'main .work-list .state.error button');
-  await h.screenshot(page, 'work-more-failed-phone-zh-CN');
+  await h.fitsPhone(page, 'main .state.error button');
+  await h.screenshot(page, label);
   await failed.locator('button').click();
-  await h.waitFor(async () => (await page.locator('main .cards .card').count()) === all.items.length, { message: 'the page is added on Retry' });
+  await h.waitFor(async () => (await page.locator(shown).count()) === all.items.length, { message: 'the page is added on Retry' });
   assert.equal(await failed.count(), 0, 'the error is gone');
+}
+
+test('a field officer\'s More that fails keeps the day\'s cards, and Retry adds the page', async (t) => {
+  const page = await h.newPage(t, s.browser, { device: 'phone', locale: 'zh-CN' });
+  await moreFails(page, { path: '/v1/work', cut: 2, user: 'wang.fang', hash: '/#/work', shown: 'main .cards .card', label: 'work-more-failed-phone-zh-CN' });
+});
+
+test('the Outbox\'s Next page that fails keeps the messages shown, and Retry adds the page', async (t) => {
+  const page = await h.newPage(t, s.browser, { device: 'phone', locale: 'en' });
+  await moreFails(page, { path: '/v1/outbox', cut: 1, user: 'zhang.min', hash: '/#/outbox',
+    shown: 'table[data-table="outbox"] tbody tr', label: 'outbox-more-failed-phone-en' });
 });

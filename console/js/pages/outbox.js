@@ -56,22 +56,30 @@ export function render(main, arg, query) {
       items = items.concat(page.items || []);
       next = page.next || null;
       if (page.counts) fill(counts, t('ob.counts', Object.fromEntries(STATUSES.map((s) => [s, number(page.counts[s] || 0)]))));
-      fill(list, items.length ? table([
-        { key: 'id', label: t('col.id') },
-        { key: 'case', label: t('col.case'), cell: (r) => h('a', { href: '#/case/' + enc(r.case) }, r.case) },
-        { key: 'channel', label: t('col.channel'), cell: (r) => word('channel', r.channel) },
-        { key: 'template', label: t('col.template') },
-        { key: 'status', label: t('col.status'), cell: (r) => h('span', { class: 'status-' + r.status }, word('status', r.status)) },
-        { key: 'reason', label: t('col.reason'), cell: (r) => (r.reason ? ruleName(r.reason) : '—') },
-        { key: 'until', label: t('col.until'), cell: (r) => dateTime(r.until) },
-        { key: 'attempts', label: t('col.attempts'), num: true },
-        { key: 'at', label: t('col.at'), cell: (r) => dateTime(r.at) },
-        { key: 'to', label: t('col.to'), cell: (r) => r.to ?? '—' },
-      ], items, { name: 'outbox', key: (r) => r.id, cards: true }) : empty(t('ob.empty')),
-      next ? h('button', { type: 'button', class: 'btn more', onclick: (e) => show(true, e.currentTarget) }, t('ob.more')) : null);
+      draw();
     } catch (err) {
-      if (mine !== reads) return;
-      if (err.status !== 401) fill(list, errorBox(err, () => show(more)));
+      if (mine !== reads || err.status === 401) return;
+      // A page more that did not come leaves the messages shown.
+      if (!more) return fill(list, errorBox(err, () => show(false)));
+      draw();
+      list.querySelector('button.more')?.remove();
+      list.append(errorBox(err, (e) => show(true, e.currentTarget)));
     }
+  }
+
+  function draw() {
+    fill(list, items.length ? table([
+      { key: 'id', label: t('col.id') },
+      { key: 'case', label: t('col.case'), cell: (r) => h('a', { href: '#/case/' + enc(r.case) }, r.case) },
+      { key: 'channel', label: t('col.channel'), cell: (r) => word('channel', r.channel) },
+      { key: 'template', label: t('col.template') },
+      { key: 'status', label: t('col.status'), cell: (r) => h('span', { class: 'status-' + r.status }, word('status', r.status)) },
+      { key: 'reason', label: t('col.reason'), cell: (r) => (r.reason ? ruleName(r.reason) : '—') },
+      { key: 'until', label: t('col.until'), cell: (r) => dateTime(r.until) },
+      { key: 'attempts', label: t('col.attempts'), num: true },
+      { key: 'at', label: t('col.at'), cell: (r) => dateTime(r.at) },
+      { key: 'to', label: t('col.to'), cell: (r) => r.to ?? '—' },
+    ], items, { name: 'outbox', key: (r) => r.id, cards: true }) : empty(t('ob.empty')),
+    next ? h('button', { type: 'button', class: 'btn more', onclick: (e) => show(true, e.currentTarget) }, t('ob.more')) : null);
   }
 }
