@@ -1517,6 +1517,51 @@ static int name_deliveries(service *svc, const char *case_id, json_t *list,
   return RC_OK;
 }
 
+/* A task_done row keeps what was recorded as numbers: 500000 is ¥5,000.00
+ * only when the kind declares the field money (a plan's total), and the
+ * console showed it as 500000. Its money fields go into the detail as
+ * money_fields {"total": true}, by the case's workflow as loaded now:
+ * names as keys, which the read role's masking of every string leaves
+ * readable. The case is read once, and only for a page holding such a
+ * row. */
+static int name_money(service *svc, const char *case_id, json_t *list,
+                      rc_error *err) {
+  store_case c;
+  int have = 0;
+  size_t i;
+  json_t *row;
+  json_array_foreach(list, i, row) {
+    json_t *detail = json_object_get(row, "detail"), *outcomes, *fields, *f;
+    json_t *money;
+    const char *kind = json_string_value(json_object_get(row, "kind"));
+    const char *task = json_string_value(json_object_get(detail, "kind"));
+    const char *outcome = json_string_value(json_object_get(detail, "outcome"));
+    const char *name;
+    if (!kind || strcmp(kind, "task_done") || !task || !outcome) continue;
+    if (!have) {
+      int rc = query_case(engine_query(svc->eng), case_id, &c, err);
+      if (rc != RC_OK) return rc;
+      have = 1;
+    }
+    outcomes = engine_task_outcomes(svc->eng, &c, task);
+    fields = json_object_get(json_object_get(outcomes, outcome), "fields");
+    money = json_object();
+    json_object_foreach(fields, name, f) {
+      const char *type = json_string_value(json_object_get(f, "type"));
+      if (type && !strcmp(type, "money") &&
+          json_is_integer(json_object_get(detail, name)))
+        json_object_set_new(money, name, json_true());
+    }
+    if (json_object_size(money))
+      json_object_set_new(detail, "money_fields", money);
+    else
+      json_decref(money);
+    json_decref(outcomes);
+  }
+  if (have) store_case_free(&c);
+  return RC_OK;
+}
+
 static void r_journal(service *svc, http_request *req, int route,
                       const char *arg, const principal *who) {
   rows r = {svc, json_array(), "", 0};
@@ -1532,7 +1577,8 @@ static void r_journal(service *svc, http_request *req, int route,
       engine_sync(svc->eng, &err) != RC_OK ||
       query_journal_page(engine_query(svc->eng), arg, after, limit, add_row, &r,
                          &err) != RC_OK ||
-      name_deliveries(svc, arg, r.list, &err) != RC_OK) {
+      name_deliveries(svc, arg, r.list, &err) != RC_OK ||
+      name_money(svc, arg, r.list, &err) != RC_OK) {
     json_decref(r.list);
     api_fail(svc, req, route, &err);
     return;

@@ -1,8 +1,8 @@
 // Every word the console shows, one table per language, keys named for
 // what they say. t('key', {n: 3}) fills {n}. Tone: plain and respectful.
-import { ctx } from './state.js';
+import { ctx, personName } from './state.js';
 import { isolate } from './h.js';
-import { money } from './format.js';
+import { money, dateTime } from './format.js';
 
 const en = {
   'app.name': 'recoup',
@@ -216,6 +216,7 @@ const en = {
   'case.money.max': 'Enter at most {max}.',
   'svc.int.min': '{field}: enter {min} or more.',
   'svc.int.max': '{field}: enter {max} or less.',
+  'svc.int.range': '{field}: enter a whole number from {min} to {max}.',
   'svc.money.min': '{field}: enter at least {min}.',
   'svc.money.max': '{field}: enter at most {max}.',
   'svc.money.range': '{field}: enter an amount from 0 to {max}.',
@@ -413,6 +414,8 @@ const en = {
   'wi.not_loading': 'These candidates do not load and cannot be run:',
   'wi.running': 'Running: {against}, {days} days, started by {who} at {at}. This page updates by itself.',
   'wi.none': 'No what-if has been run yet.',
+  'wi.busy': 'A what-if is already running (started by {who} at {at}): one runs at a time. Run yours once it is done.',
+  'wi.busy.starting': 'A what-if by {who} is starting: one runs at a time. Run yours once it is done.',
   'wi.show': 'Show',
   'wi.col.at': 'Started',
   'wi.col.by': 'By',
@@ -526,6 +529,8 @@ const en = {
   'field.every': 'How often',
   'field.first_due': 'First due',
   'field.total': 'Total',
+  'field.days': 'Days',
+  'field.runs': 'Runs',
   'choice.1w': 'every week',
   'choice.2w': 'every two weeks',
   'choice.1mo': 'every month',
@@ -744,6 +749,7 @@ const zh = {
   'case.money.max': '金额不能超过 {max}。',
   'svc.int.min': '{field}：请输入不小于 {min} 的整数。',
   'svc.int.max': '{field}：请输入不大于 {max} 的整数。',
+  'svc.int.range': '{field}：请输入 {min} 到 {max} 之间的整数。',
   'svc.money.min': '{field}：金额不能少于 {min}。',
   'svc.money.max': '{field}：金额不能超过 {max}。',
   'svc.money.range': '{field}：请输入 0 到 {max} 之间的金额。',
@@ -941,6 +947,8 @@ const zh = {
   'wi.not_loading': '以下候选策略无法加载，不能运行：',
   'wi.running': '正在运行：{against}，{days} 天，由 {who} 于 {at} 发起。本页会自动更新。',
   'wi.none': '还没有运行过假设分析。',
+  'wi.busy': '已有一个假设分析正在运行（由 {who} 于 {at} 发起），一次只能运行一个。请在它完成后再运行。',
+  'wi.busy.starting': '{who} 发起的假设分析正在启动，一次只能运行一个。请在它完成后再运行。',
   'wi.show': '查看',
   'wi.col.at': '开始时间',
   'wi.col.by': '发起人',
@@ -1054,6 +1062,8 @@ const zh = {
   'field.every': '还款间隔',
   'field.first_due': '首期日期',
   'field.total': '总额',
+  'field.days': '天数',
+  'field.runs': '模拟次数',
   'choice.1w': '每周',
   'choice.2w': '每两周',
   'choice.1mo': '每月',
@@ -1118,6 +1128,8 @@ const SERVICE_TEXTS = [
   [422, '*', /^(\S+) must be one of: /, (m) => t('svc.choice', { field: fieldName(m[1]) })],
   [422, '*', /^(\S+) must be true or false/, (m) => t('svc.bool', { field: fieldName(m[1]) })],
   [422, '*', /^(\S+) must be a whole number$/, () => t('case.badint')],
+  // What-if's days and runs (api_simulate.c).
+  [422, '*', /^(\S+) must be a whole number from (-?\d+) to (-?\d+)$/, (m) => t('svc.int.range', { field: fieldName(m[1]), min: m[2], max: m[3] })],
   [422, '*', /is required for outcome|needs an outcome string|assigning needs a user|is required with a machine token/, () => t('case.required')],
   [422, 'outcome', /^outcome '.*' is not declared/, () => t('svc.outcome.gone')],
   [422, '*', /^field '(.*)' is not declared for outcome/, (m) => t('svc.field.gone', { field: fieldName(m[1]) })],
@@ -1137,6 +1149,8 @@ const SERVICE_TEXTS = [
   [409, 'case', /^case (.+) is closed/, (m) => t('svc.case.closed', { case: m[1] })],
   [409, 'case', /^case (.+) is not in error/, (m) => t('svc.case.noterror', { case: m[1] })],
   [409, 'key', /already names another write/, () => t('svc.key.taken')],
+  [409, null, /^what-if \d+ is running \(started by (.+) at (\S+)\); one runs at a time/, (m) => t('wi.busy', { who: personName(m[1]), at: dateTime(m[2]) })],
+  [409, null, /^a what-if by (.+) is starting \(/, (m) => t('wi.busy.starting', { who: personName(m[1]) })],
   [404, 'case', /^unknown case (.+)$/, (m) => t('svc.case.unknown', { case: m[1] })],
   [404, 'task', /^unknown task (\d+)/, (m) => t('svc.task.unknown', { task: '#' + m[1] })],
   [404, '*', /^no task waiting in your queues/, () => t('svc.next.none')],

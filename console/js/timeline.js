@@ -6,13 +6,19 @@ import { personName } from './state.js';
 import { t, word, ruleName } from './i18n.js';
 import { money, dateTime, date, wallClock } from './format.js';
 
-function outcomeFields(d) {
+// currency: the case's. A promise taken on a call to a yen case was
+// shown in the institution's yuan, its ¥4,000 as ¥40.00. The service
+// names the kind's money fields (money_fields: a plan's total), which
+// were shown as minor units (500000 for ¥5,000.00).
+function outcomeFields(d, currency) {
   // borrower_time and within_contact_hours are the journal's answer to a
   // complaint (docs/http.md), not what the collector recorded.
   const skip = new Set(['outcome', 'task', 'kind', 'user', 'conversation',
-    'borrower_time', 'within_contact_hours']);
+    'borrower_time', 'within_contact_hours', 'money_fields']);
+  const named = d.money_fields && typeof d.money_fields === 'object' ? d.money_fields : {};
+  const isMoney = (k) => k === 'amount' || k === 'paid' || named[k] === true;
   return Object.entries(d).filter(([k]) => !skip.has(k)).map(([k, v]) => {
-    if ((k === 'amount' || k === 'paid') && Number.isInteger(v)) return `${word('field', k)}: ${money(v)}`;
+    if (isMoney(k) && Number.isInteger(v)) return `${word('field', k)}: ${money(v, currency)}`;
     const name = word('field', k);
     if (typeof v === 'boolean') return `${name}: ${t(v ? 'yes' : 'no')}`;
     if (k === 'by') return `${name}: ${date(v)}`;
@@ -49,7 +55,7 @@ export function sentence(row, currency) {
     case 'task_assigned': return d.from ? t('tl.task_assigned.from', { from: personName(d.from), to: personName(d.to) })
       : t('tl.task_assigned', { to: personName(d.to) });
     case 'task_done': {
-      const extra = outcomeFields(d);
+      const extra = outcomeFields(d, currency);
       // A call or visit recorded outside the policy's contact hours: the
       // guard moves a task's due time, it cannot stop a collector ringing
       // at 22:00, and a supervisor answering a complaint reads it here, in

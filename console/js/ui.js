@@ -35,13 +35,21 @@ export function errorBox(err, retry) {
 }
 
 // Loads data into box: loading state, then render(data) or the error box.
+// Only the box's latest load is drawn: Strategy's period shown twice on a
+// slow network drew whichever answer came last (the period asked before
+// under the dates asked now), and a what-if report opened while another
+// was coming was wiped by the other's late answer.
+const loads = new WeakMap(); // box → the number of its latest load
 export async function load(box, fetcher, render) {
+  const mine = (loads.get(box) || 0) + 1;
+  loads.set(box, mine);
   fill(box, loading());
   try {
     const data = await fetcher();
+    if (loads.get(box) !== mine) return;
     fill(box, render(data));
   } catch (err) {
-    if (err && err.status === 401) return;
+    if (loads.get(box) !== mine || (err && err.status === 401)) return;
     fill(box, errorBox(err, () => load(box, fetcher, render)));
   }
 }

@@ -35,7 +35,7 @@ export function whatif() {
       const now = sims.find((s) => s.status === 'running');
       fill(running, now ? h('p', { class: 'state loading', role: 'status', 'data-running': now.id },
         t('wi.running', { who: now.by, at: dateTime(now.at), against: now.against || t('wi.current_only'), days: now.days })) : null);
-      if (form) form.querySelectorAll('button[type=submit]').forEach((b) => { b.disabled = !!now; });
+      if (form) form.querySelectorAll('form').forEach((f) => { f.querySelector('button[type=submit]').disabled = !!now || !!f.dataset.posting; });
       fill(list, sims.length ? history(sims, open) : empty(t('wi.none')));
       const done = waiting !== null && sims.find((s) => s.id === waiting && s.status !== 'running');
       if (done) {
@@ -72,22 +72,34 @@ function candidates(box, started) {
     if (ok.length) against.value = ok[0].name;
     const days = h('input', { type: 'number', name: 'days', min: '1', max: '365', value: '30', required: true, inputmode: 'numeric' });
     const runs = h('input', { type: 'number', name: 'runs', min: '1', max: '10', value: '1', required: true, inputmode: 'numeric' });
+    // Run is off from the tap until the list says what runs: a second tap
+    // on a slow network sent a second what-if, refused as "someone else
+    // changed this first" under the one just started.
+    const run = h('button', { type: 'submit', class: 'btn primary' }, t('wi.run'));
     const form = h('form', { class: 'whatif-run', 'data-form': 'whatif', novalidate: true, onsubmit: async (e) => {
       e.preventDefault();
+      if (run.disabled || form.dataset.posting) return;
       clearErrors(form);
       const body = { against: against.value || null, days: Number(days.value), runs: Number(runs.value) };
+      run.disabled = true;
+      form.dataset.posting = '1';
+      let sim = null;
       try {
-        started(await post('/v1/simulations', body));
+        sim = await post('/v1/simulations', body);
       } catch (err) {
+        run.disabled = false;
         if (err && err.status === 401) return;
         showError(form, err);
+      } finally {
+        delete form.dataset.posting;
       }
+      if (sim) started(sim);
     } },
     h('p', { class: 'form-error', role: 'alert' }),
     field(t('wi.against'), against, 'against'),
     field(t('wi.days'), days, 'days', t('wi.days.hint')),
     field(t('wi.runs'), runs, 'runs', t('wi.runs.hint')),
-    h('button', { type: 'submit', class: 'btn primary' }, t('wi.run')));
+    run);
     return [form, ok.length ? null : h('p', { class: 'muted' }, t('wi.no_candidates')),
       bad.length ? h('div', { class: 'whatif-bad' }, h('p', {}, t('wi.not_loading')),
         h('ul', {}, bad.map((s) => h('li', { 'data-candidate': s.name }, h('strong', {}, s.name), ': ',

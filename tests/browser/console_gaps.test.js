@@ -130,3 +130,110 @@ test('a field officer\'s day on a phone counts the whole queue, and rolls at the
   assert.doesNotMatch(await day.textContent(), /之后/, 'tomorrow\'s visits are today\'s');
   await h.screenshot(page, 'work-day-rolled-phone-zh-CN');
 });
+
+// What a borrower's record brings without a space to wrap at: an email,
+// a name typed in Latin letters run together, an address of a building's
+// code. At 360 px the case's heading and contacts and My work's card ran
+// past the screen's edge.
+test('a borrower\'s email, name and address without a space keep a 360 px phone\'s case and card to its width', async (t) => {
+  const name = 'Zhangxiaomingzhangxiaomingzhangxiaoming';
+  const email = 'zhang.xiaoming.finance-department@example-long-company-domain.com.cn';
+  const address = 'Building-B12-Unit-0304-Room-1801-Century-Avenue-100-Pudong';
+  const long = (b) => ({ ...b, name, emails: [email], address });
+  for (const locale of ['zh-CN', 'en']) {
+    const page = await h.newPage(t, s.browser, { device: 'phone', locale });
+    await page.setViewportSize({ width: 360, height: 740 });
+    await page.addInitScript((l) => localStorage.setItem('recoup.locale', l), locale);
+    await page.route((url) => url.pathname === '/v1/cases/CN005', async (r) => {
+      const res = await r.fetch();
+      const body = await res.json();
+      await r.fulfill({ response: res, body: JSON.stringify({ ...body, borrower: long(body.borrower || {}) }) });
+    });
+    await page.route((url) => url.pathname === '/v1/work', async (r) => {
+      const res = await r.fetch();
+      const body = await res.json();
+      body.items = (body.items || []).map((it) => ({ ...it, borrower: long(it.borrower || {}) }));
+      await r.fulfill({ response: res, body: JSON.stringify(body) });
+    });
+    await h.useSession(page, s.book, 'wang.fang');
+    await page.goto(s.book.url + '/#/case/CN005');
+    await page.waitForSelector('.contacts li');
+    assert.ok((await page.textContent('.contacts')).includes(email));
+    await h.fitsPhone(page);
+    await h.screenshot(page, `case-long-text-360-${locale}`);
+    await page.goto(s.book.url + '/#/work');
+    await page.waitForSelector('.cards .card .name');
+    await h.fitsPhone(page);
+    await h.screenshot(page, `work-long-text-360-${locale}`);
+  }
+});
+
+test('the roll-rate matrix names the current bucket in Chinese, its row and its column', async (t) => {
+  const page = await h.newPage(t, s.browser, { device: 'desktop', locale: 'zh-CN' });
+  await h.useSession(page, s.book, 'zhang.min');
+  await page.goto(s.book.url + '/#/overview');
+  await page.waitForSelector('table[data-table="roll_rates"]');
+  const heads = await page.$$eval('table[data-table="roll_rates"] th', (ths) => ths.map((th) => th.textContent));
+  assert.ok(heads.filter((x) => x === '未逾期').length >= 2, `the row and the column of the current bucket: ${heads.join(' | ')}`);
+  assert.deepEqual(heads.filter((x) => /[A-Za-z]{3,}/.test(x)), [], 'no English word among the headings');
+  await page.locator('table[data-table="roll_rates"]').screenshot({ path: require('node:path').join(h.SCREENSHOTS, 'overview-rollrates-desktop-zh-CN.png') });
+});
+
+// The journal names a task_done row's money fields (the kind's declared
+// "money", here the call's promise amount) for the timeline, also for the
+// read role, whose strings are masked.
+test('the journal names the money fields of a recorded task, for every role', async () => {
+  const task = h.expected(s.book).cases.CN014.tasks[0].id;
+  const by = h.addDays(s.book.today, 7);
+  const done = await h.api(s.book, `/v1/tasks/${task}/complete`, { method: 'POST', token: 'agent',
+    body: { outcome: 'promise', amount: 12345, by } });
+  assert.equal(done.status, 200, done.text);
+  for (const token of ['agent', 'read']) {
+    const j = await h.api(s.book, '/v1/cases/CN014/journal?limit=500', { token });
+    const row = j.body.journal.find((r) => r.kind === 'task_done');
+    assert.ok(row, `${token}: a task_done row`);
+    assert.deepEqual(row.detail.money_fields, { amount: true }, `${token}: ${JSON.stringify(row.detail)}`);
+    assert.equal(row.detail.amount, 12345);
+  }
+});
+
+// A page more that does not come (no signal on the road, the service
+// busy) left an error box where the list was: the list stays, the error
+// and its Retry under it, and Retry adds the page. path's list is forged
+// as two pages, the first `cut` items; shown: the selector of one item.
+async function moreFails(page, { path, cut, user, hash, shown, label }) {
+  let all = null;
+  let failures = 1;
+  await page.route((url) => url.pathname === path, async (r) => {
+    if (new URL(r.request().url()).searchParams.get('after') === 'page2') {
+      if (failures-- > 0) return r.fulfill({ status: 503, contentType: 'application/json', body: JSON.stringify({ error: { code: 'unavailable', message: 'busy' } }) });
+      return r.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ ...all, items: all.items.slice(cut), next: null }) });
+    }
+    const res = await r.fetch();
+    all = await res.json();
+    await r.fulfill({ response: res, body: JSON.stringify({ ...all, items: all.items.slice(0, cut), next: 'page2' }) });
+  });
+  await h.useSession(page, s.book, user);
+  await page.goto(s.book.url + hash);
+  await page.click('main button.more');
+  const failed = page.locator('main .state.error');
+  await failed.waitFor();
+  assert.equal(await page.locator(shown).count(), cut, 'the items shown stay');
+  assert.match(await failed.textContent(), /503/);
+  await h.fitsPhone(page, 'main .state.error button');
+  await h.screenshot(page, label);
+  await failed.locator('button').click();
+  await h.waitFor(async () => (await page.locator(shown).count()) === all.items.length, { message: 'the page is added on Retry' });
+  assert.equal(await failed.count(), 0, 'the error is gone');
+}
+
+test('a field officer\'s More that fails keeps the day\'s cards, and Retry adds the page', async (t) => {
+  const page = await h.newPage(t, s.browser, { device: 'phone', locale: 'zh-CN' });
+  await moreFails(page, { path: '/v1/work', cut: 2, user: 'wang.fang', hash: '/#/work', shown: 'main .cards .card', label: 'work-more-failed-phone-zh-CN' });
+});
+
+test('the Outbox\'s Next page that fails keeps the messages shown, and Retry adds the page', async (t) => {
+  const page = await h.newPage(t, s.browser, { device: 'phone', locale: 'en' });
+  await moreFails(page, { path: '/v1/outbox', cut: 1, user: 'zhang.min', hash: '/#/outbox',
+    shown: 'table[data-table="outbox"] tbody tr', label: 'outbox-more-failed-phone-en' });
+});

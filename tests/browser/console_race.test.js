@@ -253,3 +253,33 @@ test('/ with a full-width id (as Reassign\'s Find takes it) opens its case, on C
   await h.waitFor(async () => (await page.textContent('main')).includes('ＣＮ９９９'), { message: 'the unknown id said' });
   assert.equal(await page.evaluate(() => location.hash), '#/case/' + encodeURIComponent('ＣＮ９９９'));
 });
+
+test('a timeline read by a poll before a note was saved, answered after the save\'s own, leaves the note on the timeline', async (t) => {
+  const page = await h.openCase(t, s, 'CN015');
+  // A payment lands: the next poll finds the case changed and reads its
+  // journal again, slowly (taken by the service before the note).
+  const paid = await h.api(s.book, '/v1/payments', { method: 'POST', token: 'ingest', body: { case: 'CN015', amount: 1000, ref: 'race-CN015-1' } });
+  assert.ok(paid.status < 300, `payment: ${paid.status} ${paid.text}`);
+  let release;
+  const released = new Promise((done) => { release = done; });
+  const held = { asked: false, answered: null };
+  await page.route((url) => url.pathname === '/v1/cases/CN015/journal', async (r) => {
+    if (held.asked) return r.continue();
+    held.asked = true;
+    const res = await r.fetch();
+    await released;
+    held.answered = page.waitForEvent('requestfinished', (q) => q === r.request());
+    await r.fulfill({ response: res }).catch(() => {});
+  });
+  await page.evaluate(() => window.dispatchEvent(new Event('focus')));
+  await h.waitFor(() => held.asked, { message: 'the poll read the journal' });
+  await page.fill('.note-form textarea', '时间线上的催记');
+  await page.click('.note-form button[type="submit"]');
+  const note = page.locator('.timeline li.tl-note', { hasText: '时间线上的催记' });
+  await note.waitFor();
+  release();
+  await h.waitFor(() => held.answered, { message: 'the poll\'s journal answered' });
+  await held.answered;
+  for (let i = 0; i < 20; i++) await page.evaluate(() => new Promise((done) => setTimeout(done, 10)));
+  assert.equal(await note.count(), 1, 'the note saved is still on the timeline');
+});

@@ -108,3 +108,19 @@ test('signing in is in the institution language, and the switch changes it', asy
   await page.waitForSelector('form.signin');
   assert.match(await page.textContent('form.signin h1'), /Sign in/, 'the choice is remembered');
 });
+
+test('the name typed on the sign-in page stays when the language is switched; the password does not', async (t) => {
+  const page = await h.newPage(t, s.browser, { device: 'phone', locale: 'zh-CN' });
+  await page.goto(s.book.url + '/#/signin');
+  await page.waitForSelector('form.signin');
+  await page.fill('input[name="name"]', 'li.wei');
+  await page.fill('input[name="password"]', 'li.wei-pw-2026');
+  await page.click('button.lang');
+  await h.waitFor(async () => /Sign in/.test(await page.textContent('form.signin h1')), { message: 'drawn in English' });
+  assert.equal(await page.inputValue('input[name="name"]'), 'li.wei', 'the name stays');
+  assert.equal(await page.inputValue('input[name="password"]'), '', 'the password is typed again');
+  await h.signInHere(page, 'li.wei');
+  await page.click('button.signout');
+  await page.waitForSelector('form.signin');
+  assert.equal(await page.inputValue('input[name="name"]'), '', 'signed out: nobody\'s name waits there');
+});

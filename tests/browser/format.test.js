@@ -162,6 +162,10 @@ const REFUSALS = [
   [422, 'assignee', 'claiming a task needs an assignee'],
   [422, 'tab', 'tab must be due, promises or broken'],
   [422, 'queue', 'queue is longer than 64 bytes'],
+  [422, 'days', 'days must be a whole number from 1 to 365', /1\D+365/],
+  [422, 'runs', 'runs must be a whole number from 1 to 10', /1\D+10/],
+  [409, null, 'what-if 3 is running (started by zhang.min at 2026-12-06T10:00:00+08:00); one runs at a time', /zhang\.min.*2026/],
+  [409, null, 'a what-if by zhang.min is starting (its candidate faster_field is being checked); one runs at a time', /zhang\.min/],
 ];
 
 test('every refusal a console form can get is said in zh-CN and English; an unknown one is left to be shown as it came', async () => {
@@ -299,4 +303,39 @@ test('a message cancelled because its case closed or moved on reads as words', a
       }
     });
   }
+});
+
+// A promise taken on a call is the task_done row's amount, in minor units
+// of the case's currency: a yen case's ¥4,000 read ¥40.00, a dollar
+// case's $1,200.00 read ¥1,200.00 (the institution's yuan).
+test('a call\'s promise on the timeline is in the case\'s currency', async () => {
+  const { ctx } = await mod('state.js');
+  const tl = await mod('timeline.js');
+  ctx.currency = 'CNY';
+  const row = (amount) => ({ kind: 'task_done', detail: { kind: 'call', outcome: 'promise', amount, by: '2026-12-20' } });
+  const cases = [['en', 'JPY', 4000, 'Amount: ¥4,000', '40.00'], ['en', 'USD', 120000, 'Amount: $1,200.00', '¥'],
+    ['zh-CN', 'JPY', 4000, '金额: ¥4,000', '40.00'], ['zh-CN', 'USD', 120000, '1,200.00', '¥'],
+    ['en', 'CNY', 120000, 'Amount: ¥1,200.00', '$']];
+  for (const [locale, currency, amount, want, not] of cases) {
+    ctx.locale = locale;
+    const said = tl.sentence(row(amount), currency);
+    assert.ok(said.includes(want), `${locale} ${currency}: ${said}`);
+    assert.ok(!said.includes(not), `${locale} ${currency}: ${said}`);
+  }
+});
+
+// A money field the kind declares, other than amount (the standard
+// script's restructuring total), named by the service: shown as money,
+// not as minor units (500000 for ¥5,000.00).
+test('a money field the service names on a task_done row is shown as money', async () => {
+  const { ctx } = await mod('state.js');
+  const tl = await mod('timeline.js');
+  ctx.currency = 'CNY';
+  ctx.locale = 'zh-CN';
+  const row = { kind: 'task_done', detail: { kind: 'restructuring_review', outcome: 'agreed', installments: 6,
+    total: 500000, money_fields: { total: true } } };
+  const said = tl.sentence(row, 'CNY');
+  assert.ok(said.includes('总额: ¥5,000.00'), said);
+  assert.ok(said.includes('期数: 6'), said);
+  assert.ok(!said.includes('money_fields') && !said.includes('500000'), said);
 });

@@ -50,6 +50,7 @@ export function render(main, id, query) {
   let reads = 0;
   main.addEventListener('recoup:write', () => { reads++; });
   let refreshes = 0; // the case's full reads (after a save), by the same rule
+  let timelines = 0; // the journal's reads asked
   // A visit record saved here: the field officer's next address is one
   // tap away (My work), where the visit form stood.
   let visitSaved = false;
@@ -219,12 +220,17 @@ export function render(main, id, query) {
     drawActions(polled);
   }
 
+  // Only the latest asked is drawn: a poll's read of the journal asked
+  // before a note was saved and answered after the save's own read took
+  // the note off the timeline again (until the case next changed).
   async function loadTimeline() {
+    const mine = ++timelines;
     try {
       const rows = await journalNewestFirst(id);
+      if (mine !== timelines) return;
       fill(tl, rows.length ? timeline(rows, kase.currency) : empty(t('case.timeline.empty')));
     } catch (err) {
-      if (err.status !== 401) fill(tl, errorBox(err, loadTimeline));
+      if (mine === timelines && err.status !== 401) fill(tl, errorBox(err, loadTimeline));
     }
   }
 

@@ -192,7 +192,9 @@ function draw(main, o) {
   return h('div', { class: 'figure-grid' }, parts);
 }
 
-const colName = (b) => (b === 'closed' ? t('col.closed') : b);
+// A bucket as the badge and the dpd table say it: "current" was left in
+// English on a Chinese roll-rate matrix, its row and its column.
+const colName = (b) => (b === 'closed' ? t('col.closed') : b === 'current' ? t('dpd.current') : b);
 
 // The roll-rate matrix of one month as a heatmap: row = bucket last month,
 // column = bucket this month.
@@ -217,13 +219,13 @@ function rollRates(rr) {
       grid: { left: 64, right: 16, top: 16, bottom: 64 },
       tooltip: { trigger: 'item' },
       xAxis: { type: 'category', data: columns.map(colName), name: '→' },
-      yAxis: { type: 'category', data: buckets, inverse: true },
+      yAxis: { type: 'category', data: buckets.map(colName), inverse: true },
       visualMap: { min: 0, max: max || 1, calculable: false, orient: 'horizontal', left: 'center', bottom: 0, itemHeight: 120,
         inRange: { color: ['#f4f7fb', BLUE] } },
       series: [{ type: 'heatmap', data, label: { show: true } }],
     }, 'small'), h('table', { class: 'grid matrix', 'data-table': 'roll_rates', 'data-month': month },
       h('thead', {}, h('tr', {}, h('th', {}, t('col.from')), columns.map((b) => h('th', { class: 'num' }, colName(b))))),
-      h('tbody', {}, matrix.map((row, i) => h('tr', { 'data-key': buckets[i] }, h('th', { scope: 'row' }, buckets[i]),
+      h('tbody', {}, matrix.map((row, i) => h('tr', { 'data-key': buckets[i] }, h('th', { scope: 'row' }, colName(buckets[i])),
         row.map((n, j) => h('td', { class: 'num', 'data-col': columns[j] }, number(n))))))));
   }
 }

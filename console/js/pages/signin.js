@@ -6,8 +6,14 @@ import { t } from '../i18n.js';
 import { field, clearErrors, showError } from '../ui.js';
 import { signedIn, afterSignIn, loadPeople } from '../app.js';
 
+// The name typed, kept while the page is drawn again in the other
+// language: a newcomer who typed it and then found the switch typed it
+// again. Never the password.
+let typedName = '';
+
 export function render(main, arg, query) {
-  const name = h('input', { name: 'name', autocomplete: 'username', required: true, autofocus: true, autocapitalize: 'none', spellcheck: 'false' });
+  const name = h('input', { name: 'name', autocomplete: 'username', required: true, autofocus: true, autocapitalize: 'none', spellcheck: 'false',
+    value: typedName, oninput: () => { typedName = name.value; } });
   const password = h('input', { name: 'password', type: 'password', autocomplete: 'current-password', required: true });
   const submit = h('button', { type: 'submit', class: 'btn primary' }, t('signin.submit'));
   const note = query.get('expired') ? h('p', { class: 'notice' }, t('signin.expired')) : null;
@@ -31,6 +37,7 @@ export function render(main, arg, query) {
     fill(submit, t('signin.busy'));
     try {
       const answer = await post('/v1/session', { name: name.value.trim(), password: password.value }, { quiet401: true });
+      typedName = '';
       signedIn(answer);
       await loadPeople();
       location.hash = afterSignIn(query.get('next'));

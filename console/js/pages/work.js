@@ -20,8 +20,11 @@ export function render(main, arg, query) {
   let items = [];
   let counts = null;
   let next = null;
-  // Each read of the list counted: a quiet re-read (recheck) answered
-  // after a tab switched or a page more loaded is set aside.
+  // Each read of the list counted: only the latest asked is drawn. A
+  // quiet re-read (recheck) answered after a tab switched or a page more
+  // loaded is set aside; so is a tab's read answered after another tab
+  // was picked (on a slow network its rows were added to the other
+  // tab's, under its name), and a More tapped twice reads its page once.
   let loads = 0;
   let readAt = 0; // when the list's first page was read, its cards' call
   let withCall = false; // whether the items were read with their call
@@ -120,8 +123,9 @@ export function render(main, arg, query) {
     if (id) go('#/case/' + encodeURIComponent(id));
   }
 
-  async function loadTab(more) {
-    loads++;
+  async function loadTab(more, button) {
+    const mine = ++loads;
+    if (button) button.disabled = true;
     if (!more) {
       items = [];
       next = null;
@@ -134,6 +138,7 @@ export function render(main, arg, query) {
       // Only cards show numbers: a desk's table asks no call.
       const call = phone() ? 1 : null;
       const [page] = await Promise.all([get('/v1/work' + qs({ tab, after: more ? next : null, limit: 100, areas, call })), more ? null : readQueues()]);
+      if (mine !== loads) return;
       if (!more) {
         readAt = Date.now();
         withCall = !!call;
@@ -149,8 +154,13 @@ export function render(main, arg, query) {
       counts = fresh || counts;
       draw();
     } catch (err) {
-      if (err.status === 401) return;
-      fill(list, errorBox(err, () => loadTab(more)));
+      if (err.status === 401 || mine !== loads) return;
+      // A page more that did not come leaves the ones shown: the day's
+      // cards went, on the road, for an error box until Retry.
+      if (!more) return fill(list, errorBox(err, () => loadTab(false)));
+      draw();
+      list.querySelector('button.more')?.remove();
+      list.append(errorBox(err, (e) => loadTab(true, e.currentTarget)));
     }
   }
 
@@ -175,7 +185,7 @@ export function render(main, arg, query) {
       return;
     }
     fill(list, phone() ? cards(items, tab, counts, !!next) : desk(items, tab),
-      next ? h('button', { type: 'button', class: 'btn more', onclick: () => loadTab(true) }, t('work.more')) : null);
+      next ? h('button', { type: 'button', class: 'btn more', onclick: (e) => loadTab(true, e.currentTarget) }, t('work.more')) : null);
   }
 }
 
