@@ -81,6 +81,7 @@ enum {
   S_CASE_GET,
   S_CASE_EXISTS,
   S_CASE_MOVER,
+  S_MESSAGE_STEP,
   S_CASE_STEP_ROW,
   S_CASE_STATE,
   S_CASE_STATE_AT,
@@ -460,7 +461,14 @@ static const char *const sql[S_COUNT] = {
                    "s.rowid AND r.id = s.id WHERE s.id = ?1",
     /* The narrow table: more keys a page to search. */
     [S_CASE_EXISTS] = "SELECT 1 FROM case_steps WHERE id = ?1",
-    [S_CASE_MOVER] = "SELECT mover FROM case_steps WHERE id = ?1",
+    /* The case's mover and the move its message ?2 waits on (NULL: 0). */
+    [S_CASE_MOVER] = "SELECT s.mover, (SELECT m.step FROM messages m WHERE "
+                     "m.id = ?2) FROM case_steps s WHERE s.id = ?1",
+    /* A message's move waited on (?2), or the case's mover (?2 < 0). */
+    [S_MESSAGE_STEP] =
+        "UPDATE messages SET step = CASE WHEN ?2 < 0 THEN (SELECT mover "
+        "FROM case_steps WHERE id = ?3) ELSE ?2 END WHERE id = ?1 AND "
+        "case_id = ?3",
     /* A timer's case's rowid, where its write follows no read of the
      * case (sq_timer_insert): what the claim finds the case's row by. */
     [S_CASE_STEP_ROW] = "SELECT rowid FROM case_steps WHERE id = ?1",
@@ -8528,6 +8536,22 @@ static int op_messages_cancel_deferred(store *s, const char *case_id,
   return sq_messages_cancel_deferred(SQ(s), case_id, reason, spare, err);
 }
 
+/* A statement a message: a step that writes and does not move its case
+ * writes one or two. The rows a batch holds are written first (stmt_of). */
+static int op_messages_step(store *s, const char *case_id, const int64_t *ids,
+                            int n, int64_t step, rc_error *err) {
+  sq *st = SQ(s);
+  int rc = RC_OK;
+  for (int i = 0; i < n && rc == RC_OK; i++) {
+    sqlite3_stmt *q = stmt_of(st, S_MESSAGE_STEP, case_id);
+    sqlite3_bind_int64(q, 1, ids[i]);
+    sqlite3_bind_int64(q, 2, step);
+    bind_text(q, 3, case_id);
+    rc = exec_stmt(st, q, err, "message's step");
+  }
+  return rc;
+}
+
 static int op_task_put(store *s, const store_task *t, int64_t *id,
                        rc_error *err) {
   return sq_task_insert(SQ(s), t, id, err);
@@ -8680,14 +8704,16 @@ static int op_case_exists(store *s, const char *id, rc_error *err) {
   return sq_case_exists(SQ(s), id, err);
 }
 
-static int op_case_mover(store *s, const char *id, int64_t *mover,
-                         rc_error *err) {
+static int op_case_mover(store *s, const char *id, int64_t message,
+                         int64_t *mover, int64_t *waits_on, rc_error *err) {
   sq *st = SQ(s);
   sqlite3_stmt *q = stmt(st, S_CASE_MOVER);
   int rc;
   bind_text(q, 1, id);
+  sqlite3_bind_int64(q, 2, message);
   rc = one_row(st, q, sqlite3_step(q), err, "read case");
   *mover = rc == RC_OK ? sqlite3_column_int64(q, 0) : 0;
+  *waits_on = rc == RC_OK ? sqlite3_column_int64(q, 1) : 0;
   if (rc == RC_ENOTFOUND)
     rc_error_set(err, RC_ENOTFOUND, "case", "unknown case %s", id);
   sqlite3_reset(q);
@@ -9150,6 +9176,7 @@ const store_ops store_sqlite_ops = {
     .message_put = op_message_put,
     .message_update = op_message_update,
     .messages_cancel_deferred = op_messages_cancel_deferred,
+    .messages_step = op_messages_step,
     .task_put = op_task_put,
     .task_complete = op_task_complete,
     .task_take = op_task_take,
