@@ -705,6 +705,15 @@ static void post_sending(fixture *fx, const char *type, const char *channel,
       engine_run(fx->eng, clock_now(engine_clock(fx->eng)), NULL, &err), RC_OK);
 }
 
+/* 08:00 the next morning in Shanghai: what is due runs, then the outbox. */
+static void morning(fixture *fx) {
+  rc_error err;
+  at(fx, "2026-01-06T00:00:00");
+  assert_int_equal(
+      engine_run(fx->eng, clock_now(engine_clock(fx->eng)), NULL, &err), RC_OK);
+  drain(fx);
+}
+
 /* Queued while open, its case closed by a later step before the outbox
  * came to it (a gateway down, a held outbox): cancelled, journaled. The
  * closing step's own messages go: one it wrote before returning the
@@ -776,14 +785,10 @@ static void test_a_legal_notice_of_a_case_closed_since_is_cancelled(
 static void test_a_closing_steps_thanks_deferred_to_the_morning_goes(
     void **state) {
   fixture *fx = *state;
-  rc_error err;
   at(fx, "2026-01-05T14:00:00"); /* 22:00 in Shanghai */
   post_sending(fx, "close", NULL, NULL);
   assert_string_equal(messages_of(fx), "bye deferred contact_hours;");
-  at(fx, "2026-01-06T00:00:00"); /* 08:00 */
-  assert_int_equal(
-      engine_run(fx->eng, clock_now(engine_clock(fx->eng)), NULL, &err), RC_OK);
-  drain(fx);
+  morning(fx);
   assert_string_equal(messages_of(fx), "bye sent -;");
   assert_int_equal(lines_of(slurp(out_file)), 1);
 }
@@ -798,7 +803,6 @@ static void test_a_closing_steps_thanks_deferred_to_the_morning_goes(
 static void test_a_closing_steps_message_written_before_the_close_goes(
     void **state) {
   fixture *fx = *state;
-  rc_error err;
   at(fx, "2026-01-05T14:00:00"); /* 22:00 in Shanghai */
   send_via(fx, "file");
   post_now(fx, "go"); /* a step that writes nothing */
@@ -806,10 +810,7 @@ static void test_a_closing_steps_message_written_before_the_close_goes(
   assert_string_equal(messages_of(fx),
                       "t cancelled case_closed;t deferred contact_hours;"
                       "bye deferred contact_hours;");
-  at(fx, "2026-01-06T00:00:00"); /* 08:00 */
-  assert_int_equal(
-      engine_run(fx->eng, clock_now(engine_clock(fx->eng)), NULL, &err), RC_OK);
-  drain(fx);
+  morning(fx);
   assert_string_equal(messages_of(fx),
                       "t cancelled case_closed;t sent -;bye sent -;");
   assert_int_equal(lines_of(slurp(out_file)), 2);
@@ -824,17 +825,13 @@ static void test_a_closing_steps_message_written_before_the_close_goes(
 static void test_a_step_that_sends_then_moves_at_night_sends_in_the_morning(
     void **state) {
   fixture *fx = *state;
-  rc_error err;
   at(fx, "2026-01-05T14:00:00"); /* 22:00 in Shanghai */
   send_via(fx, "file");
   post_sending(fx, "move", "file", NULL);
   assert_string_equal(messages_of(fx),
                       "t deferred contact_hours;"
                       "t deferred contact_hours;");
-  at(fx, "2026-01-06T00:00:00"); /* 08:00 */
-  assert_int_equal(
-      engine_run(fx->eng, clock_now(engine_clock(fx->eng)), NULL, &err), RC_OK);
-  drain(fx);
+  morning(fx);
   assert_string_equal(messages_of(fx), "t cancelled case_moved_on;t sent -;");
   assert_int_equal(lines_of(slurp(out_file)), 1);
 }
@@ -846,7 +843,6 @@ static void test_a_step_that_sends_then_moves_at_night_sends_in_the_morning(
 static void test_a_deferred_message_whose_case_left_and_came_back_is_cancelled(
     void **state) {
   fixture *fx = *state;
-  rc_error err;
   at(fx, "2026-01-05T14:00:00"); /* 22:00 in Shanghai */
   send_via(fx, "file");
   post_now(fx, "move");
@@ -855,10 +851,7 @@ static void test_a_deferred_message_whose_case_left_and_came_back_is_cancelled(
   post_now(fx, "go"); /* a step that writes nothing and stays */
   assert_string_equal(messages_of(fx), "t deferred contact_hours;"
                                        "t deferred contact_hours;");
-  at(fx, "2026-01-06T00:00:00"); /* 08:00 */
-  assert_int_equal(
-      engine_run(fx->eng, clock_now(engine_clock(fx->eng)), NULL, &err), RC_OK);
-  drain(fx);
+  morning(fx);
   assert_string_equal(messages_of(fx), "t cancelled case_moved_on;t sent -;");
   assert_int_equal(lines_of(slurp(out_file)), 1);
 }
