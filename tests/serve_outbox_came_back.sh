@@ -62,12 +62,6 @@ messages() {
     coalesce(reason, '') FROM messages ORDER BY id" | tr '\n' ' '
 }
 state_of() { q "SELECT state FROM cases WHERE id = 'C1'"; }
-post() {
-  code=$(curl -s -o "$work/posted" -w '%{http_code}' -X POST \
-    -H "Authorization: Bearer $T_INGEST" -H 'Content-Type: application/json' \
-    -d "$2" "$url$1")
-  [ "$code" = "$3" ] || fail "$1 $2: $code $(cat "$work/posted")"
-}
 
 # 22:00: each case reminded (deferred), C2 nudged by a step that stays.
 serve "2026-11-06T22:00:00+08:00"
