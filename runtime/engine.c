@@ -2873,8 +2873,8 @@ static int step_moves(engine *eng, const char *case_id, rc_error *err) {
 static int step_ends(engine *eng, const char *case_id, rc_error *err) {
   int rc = RC_OK;
   if (!eng->step_moved && !eng->step_opening && eng->nwrote)
-    rc = store_messages_step(eng->st, case_id, eng->wrote, eng->nwrote, -1,
-                             err);
+    rc =
+        store_messages_step(eng->st, case_id, eng->wrote, eng->nwrote, -1, err);
   eng->nwrote = 0;
   eng->step_opening = 0;
   return rc;

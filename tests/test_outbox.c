@@ -849,8 +849,9 @@ static void test_a_deferred_message_whose_case_left_and_came_back_is_cancelled(
   post_now(fx, "back");
   send_via(fx, "file");
   post_now(fx, "go"); /* a step that writes nothing and stays */
-  assert_string_equal(messages_of(fx), "t deferred contact_hours;"
-                                       "t deferred contact_hours;");
+  assert_string_equal(messages_of(fx),
+                      "t deferred contact_hours;"
+                      "t deferred contact_hours;");
   morning(fx);
   assert_string_equal(messages_of(fx), "t cancelled case_moved_on;t sent -;");
   assert_int_equal(lines_of(slurp(out_file)), 1);

@@ -7056,14 +7056,15 @@ static void test_waiting_messages_keep_their_fate_once_upgraded(void **state) {
   add_case(st, "L1");
   store_close(st);
   if (on_pg) return;
-  exec_sql("UPDATE case_steps SET mover = 7 WHERE id = 'L1';"
-           "INSERT INTO messages(case_id, borrower_id, channel, template, "
-           "status, at, next_attempt, state, step) VALUES "
-           "('L1', 'B1', 'sms', 't', 'queued', 1, 0, 'new', 5),"
-           "('L1', 'B1', 'sms', 't', 'deferred', 1, 0, 'old', 5),"
-           "('L1', 'B1', 'sms', 't', 'sent', 1, 0, 'new', 5),"
-           "('L1', 'B1', 'sms', 't', 'queued', 1, 0, 'new', 7);"
-           "PRAGMA user_version = 37;");
+  exec_sql(
+      "UPDATE case_steps SET mover = 7 WHERE id = 'L1';"
+      "INSERT INTO messages(case_id, borrower_id, channel, template, "
+      "status, at, next_attempt, state, step) VALUES "
+      "('L1', 'B1', 'sms', 't', 'queued', 1, 0, 'new', 5),"
+      "('L1', 'B1', 'sms', 't', 'deferred', 1, 0, 'old', 5),"
+      "('L1', 'B1', 'sms', 't', 'sent', 1, 0, 'new', 5),"
+      "('L1', 'B1', 'sms', 't', 'queued', 1, 0, 'new', 7);"
+      "PRAGMA user_version = 37;");
   st = open_store();
   store_close(st);
   assert_int_equal(count_rows("PRAGMA user_version"), store_schema_version());
@@ -7339,8 +7340,7 @@ int main(void) {
           test_a_payment_before_the_arm_is_not_the_arms_once_upgraded, setup,
           teardown),
       cmocka_unit_test_setup_teardown(
-          test_waiting_messages_keep_their_fate_once_upgraded, setup,
-          teardown),
+          test_waiting_messages_keep_their_fate_once_upgraded, setup, teardown),
   };
   const char *db = getenv("RECOUP_TEST_DB");
   if (db && *db) {

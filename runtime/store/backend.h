@@ -451,8 +451,8 @@ struct store_ops {
                      const char *const *refs);
   int (*case_exists)(store *st, const char *id, rc_error *err);
   /* store.h: store_case_mover. */
-  int (*case_mover)(store *st, const char *id, int64_t message,
-                    int64_t *mover, int64_t *waits_on, rc_error *err);
+  int (*case_mover)(store *st, const char *id, int64_t message, int64_t *mover,
+                    int64_t *waits_on, rc_error *err);
   /* store.h: store_case_exists_or_hold_opening, store_hold_opening. A
    * backend with one writer holds the opening of cases already: its
    * first is case_exists, its second does nothing. */

@@ -511,8 +511,7 @@ static int f_case_exists(store *st, const char *id, rc_error *err) {
 }
 
 static int f_case_mover(store *st, const char *id, int64_t message,
-                        int64_t *mover, int64_t *waits_on,
-                        rc_error *err) {
+                        int64_t *mover, int64_t *waits_on, rc_error *err) {
   if (fault_fires("case_mover", err)) return RC_ESTORE;
   return fault.real->case_mover(st, id, message, mover, waits_on, err);
 }

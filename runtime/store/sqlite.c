@@ -8584,8 +8584,7 @@ static int op_messages_step(store *s, const char *case_id, const int64_t *ids,
     sqlite3_clear_bindings(q);
     if (rc != RC_OK) return rc == RC_ENOTFOUND ? RC_ESTORE : rc;
     /* still held: the read writes none of them */
-    for (int i = 0; i < n && held; i++)
-      held = claimw_held_msg(st, ids[i]) != 0;
+    for (int i = 0; i < n && held; i++) held = claimw_held_msg(st, ids[i]) != 0;
   }
   for (int i = 0; held && i < n; i++) claimw_held_msg(st, ids[i])->step = step;
   if (held) return RC_OK;

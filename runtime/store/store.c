@@ -949,8 +949,8 @@ int store_case_exists(store *st, const char *id, rc_error *err) {
   return st->ops->case_exists(st, id, err);
 }
 
-int store_case_mover(store *st, const char *id, int64_t message,
-                     int64_t *mover, int64_t *waits_on, rc_error *err) {
+int store_case_mover(store *st, const char *id, int64_t message, int64_t *mover,
+                     int64_t *waits_on, rc_error *err) {
   return st->ops->case_mover(st, id, message, mover, waits_on, err);
 }
 

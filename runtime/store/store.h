@@ -313,8 +313,8 @@ int store_case_exists(store *st, const char *id, rc_error *err);
  * is no such case. Read apart from the case: it is asked only at a
  * deferred message's release, where a column more in every read of a
  * case cost a sweep 250 instructions a step. */
-int store_case_mover(store *st, const char *id, int64_t message,
-                     int64_t *mover, int64_t *waits_on, rc_error *err);
+int store_case_mover(store *st, const char *id, int64_t message, int64_t *mover,
+                     int64_t *waits_on, rc_error *err);
 /* The same, for a writer that opens the case when it is not found (an
  * upsert, an import): in a transaction, a case not found is looked for
  * again holding the opening of cases until the commit, so that two
