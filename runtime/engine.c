@@ -84,6 +84,16 @@ struct engine {
     char *data;
   } *releases;
   int nreleases, releases_cap;
+  /* What the running step's messages wait on (moved_on): each is written
+   * with the step's key, right when the step moves its case (at once or
+   * later: "remind, then reminded"). Those written before any move are
+   * kept here (ids): a step that ends without moving its case leaves
+   * them waiting on the case's mover as it was (store_messages_step),
+   * and an opening, whose case no step has moved yet, writes them
+   * waiting on 0 and gives them its key if it moves. */
+  int64_t *wrote;
+  int nwrote, wrote_cap;
+  int step_moved, step_opening;
   engine_stats stats;
   volatile sig_atomic_t interrupted;
   const char *current; /* case whose handler runs; NULL outside handlers */
@@ -440,6 +450,7 @@ void engine_close(engine *eng) {
   free(eng->spare_row.p);
   releases_forget(eng);
   free(eng->releases);
+  free(eng->wrote);
   query_close(eng->q);
   store_close(eng->st);
   /* Newest first: the oldest owns the clock the others borrow. */
@@ -2840,6 +2851,35 @@ static int64_t step_key(engine *eng) {
   return eng->step_key;
 }
 
+/* The running step's first move of its case: what it wrote before
+ * waits on its key from now on, as what it writes next does. Only an
+ * opening's need writing (they were written waiting on 0); the others
+ * were written with the key. */
+static int step_moves(engine *eng, const char *case_id, rc_error *err) {
+  int rc = RC_OK;
+  if (eng->step_moved) return RC_OK;
+  eng->step_moved = 1;
+  if (eng->step_opening && eng->nwrote)
+    rc = store_messages_step(eng->st, case_id, eng->wrote, eng->nwrote,
+                             step_key(eng), err);
+  eng->nwrote = 0;
+  return rc;
+}
+
+/* The running step ends: what it wrote without moving its case waits on
+ * the move before it (the case's mover, read by the store), so that a
+ * later step's move leaves it behind, even back to the state it was
+ * written in. */
+static int step_ends(engine *eng, const char *case_id, rc_error *err) {
+  int rc = RC_OK;
+  if (!eng->step_moved && !eng->step_opening && eng->nwrote)
+    rc =
+        store_messages_step(eng->st, case_id, eng->wrote, eng->nwrote, -1, err);
+  eng->nwrote = 0;
+  eng->step_opening = 0;
+  return rc;
+}
+
 /* A closed case's waiting messages will never be asked about again: they
  * are cancelled with it, and their release timers went with the rest —
  * but for the closing step's own, which moved_on lets go: a thank-you
@@ -2873,7 +2913,8 @@ static int transition(engine *eng, script *sc, const store_case *c,
    * handler's line), by dispatch for the same one. */
   /* Leaving a state ends what belonged to it; closing the case ends every
    * timer, since no handler will run again. */
-  if ((rc = store_timers_cancel(
+  if ((rc = step_moves(eng, c->id, err)) ||
+      (rc = store_timers_cancel(
            eng->st, c->id, info->final ? STORE_TIMERS_ALL : STORE_TIMERS_SCOPED,
            NULL, NULL, err)) ||
       (info->final && (rc = close_messages(eng, c->id, err))) ||
@@ -2909,9 +2950,12 @@ static int dispatch(engine *eng, const store_case *c, const char *type,
   call.event = strcmp(type, "opened") == 0 ? NULL : type;
   eng->step_key = 0; /* a step of its own */
   releases_forget(eng);
+  eng->nwrote = 0;
+  eng->step_moved = 0;
+  eng->step_opening = call.event == NULL;
   script *sc = script_for(eng, c);
   rc = script_run_handler(sc, &call, next, sizeof next, traceback, err);
-  if (rc == RC_ENOTFOUND) return RC_OK;
+  if (rc == RC_ENOTFOUND) return step_ends(eng, c->id, err);
   if (rc != RC_OK) return rc;
   rc_copy(state, sizeof state, c->state);
   while (next[0]) {
@@ -2944,7 +2988,7 @@ static int dispatch(engine *eng, const store_case *c, const char *type,
                           "case cannot move on",
                           state, next);
   }
-  return RC_OK;
+  return step_ends(eng, c->id, err);
 }
 
 /* Why a handler failed, for the journal: "budget", "deadline" or "memory"
@@ -3076,27 +3120,30 @@ static int message_recheck(engine *eng, int64_t id, const char *status,
 }
 
 /* Whether a message's case has moved on from it, the one rule a deferred
- * message's release and a queued one's send follow: its case is no longer
- * in the state that wrote it (closed, or another state), and the step that
- * wrote it is not the step that made that move. The step that closes a
- * case may thank for the last payment (in the final state's enter, or
- * before returning it: a thank-you written at 22:00 goes at 08:00); a
- * step that sends, then moves on ("reminded"), meant its message. A later
- * step's move leaves it behind. A message written before recoup kept
- * states (NULL) goes as it did; a book moved by `recoup migrate-store`
- * keeps no keys (0 and 0 alike: it goes until a step moves its case). */
-static int moved_on(const char *wrote_in, int64_t wrote_by, const char *state,
-                    int64_t mover) {
-  return wrote_in && state && strcmp(wrote_in, state) != 0 && wrote_by != mover;
+ * message's release and a queued one's send follow: a step after the one
+ * that wrote it moved the case, whatever state it is in now. A message
+ * waits on a move (store_message's step): its own step's when that step
+ * moved the case (the step that closes a case may thank for the last
+ * payment; a step that sends, then moves on, "reminded", meant its
+ * message), else the one before it (the case's mover then, 0 for none).
+ * Each move gives the case its step's key (mover), so the message's case
+ * has moved on once the two differ: a case that left and came back,
+ * or re-entered its state (a declared x -> x ends the state's timers
+ * and tasks, and its messages too), has. Keys are drawn apart by each
+ * step (step_key), never 0, and compared only within one case. A
+ * message written before recoup kept states (NULL) goes as it did; a
+ * book moved by `recoup migrate-store` keeps no keys (0 and 0 alike: its
+ * messages go until a step moves their case). */
+static int moved_on(const char *wrote_in, int64_t waits_on, int64_t mover) {
+  return wrote_in && waits_on != mover;
 }
 
 /* A deferred message's time has come. It goes out only if its case has
  * not moved on from it (moved_on), and the guard, asked again, agrees: a
  * dispute opened meanwhile blocks it, a cap filled meanwhile defers it
- * again. The case's mover is read only when it can decide (the case left
- * the message's state). A timer set before release timers carried the
- * step is read as of no step (-1: a move leaves it behind, as its rule
- * was then).
+ * again. The move it waits on is read from its row with the case's
+ * mover (the step that wrote it may have ended without moving the case
+ * after setting its timer, store_messages_step), one read a release.
  * (Timers set before the guard deferred more than the contact hours carry
  * only the message id: released as then.) */
 static int release_message(engine *eng, const store_case *c, json_t *d,
@@ -3105,13 +3152,15 @@ static int release_message(engine *eng, const store_case *c, json_t *d,
   const char *channel = json_string_value(json_object_get(d, "channel"));
   const char *state = json_string_value(json_object_get(d, "state"));
   json_t *by = json_object_get(d, "step");
-  int64_t step = json_is_integer(by) ? json_integer_value(by) : -1, mover = 0;
+  int64_t step = json_is_integer(by) ? json_integer_value(by) : -1, mover = 0,
+          waits_on = 0;
   policy_decision dd;
   int released = 0, rc;
-  if (channel && state && strcmp(state, c->state) != 0 &&
-      (rc = store_case_mover(eng->st, c->id, &mover, err)) != RC_OK)
+  if (channel && state &&
+      (rc = store_case_mover(eng->st, c->id, id, &mover, &waits_on, err)) !=
+          RC_OK)
     return rc;
-  if (channel && moved_on(state, step, c->state, mover)) {
+  if (channel && moved_on(state, waits_on, mover)) {
     memset(&dd, 0, sizeof dd);
     dd.verdict = POLICY_BLOCK;
     snprintf(dd.reason, sizeof dd.reason, "case_moved_on");
@@ -4646,7 +4695,7 @@ static void outbox_decide(engine *eng, const store_outgoing *m,
   memset(d, 0, sizeof *d);
   d->verdict = POLICY_ALLOW;
   d->until = now;
-  if (moved_on(m->state, m->step, m->case_state, m->mover)) {
+  if (moved_on(m->state, m->step, m->mover)) {
     d->verdict = POLICY_BLOCK;
     snprintf(d->reason, sizeof d->reason, "%s",
              m->closed ? "case_closed" : "case_moved_on");
@@ -4762,7 +4811,9 @@ int engine_send(engine *eng, const char *case_id, const engine_message *msg,
   m.to_kind = msg->to_kind;
   m.body = msg->body;
   m.state = c->state;
-  m.step = step_key(eng);
+  /* What it waits on (moved_on): the step's key, but an opening's before
+   * it moves its case (step_moves). */
+  m.step = eng->step_opening && !eng->step_moved ? 0 : step_key(eng);
   m.status = d->verdict == POLICY_ALLOW   ? "queued"
              : d->verdict == POLICY_DEFER ? "deferred"
                                           : "blocked";
@@ -4770,6 +4821,16 @@ int engine_send(engine *eng, const char *case_id, const engine_message *msg,
   m.at = clock_now(eng->clk);
   m.not_before = d->verdict == POLICY_DEFER ? d->until : 0;
   if ((rc = store_message_insert(eng->st, &m, id, err))) return rc;
+  if (!eng->step_moved && d->verdict != POLICY_BLOCK) {
+    if (eng->nwrote == eng->wrote_cap) {
+      int cap = eng->wrote_cap ? 2 * eng->wrote_cap : 4;
+      void *v = realloc(eng->wrote, (size_t)cap * sizeof *eng->wrote);
+      if (!v) return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+      eng->wrote = v;
+      eng->wrote_cap = cap;
+    }
+    eng->wrote[eng->nwrote++] = *id;
+  }
   /* A contact is counted the day it is queued; a deferred one the day
    * it is released. */
   if (d->verdict == POLICY_ALLOW &&

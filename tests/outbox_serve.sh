@@ -76,3 +76,11 @@ until_db() {
     sleep 0.1
   done
 }
+# post PATH BODY CODE: BODY posted to the service with the ingest token
+# ($T_INGEST), its answer CODE or the test fails.
+post() {
+  code=$(curl -s -o "$work/posted" -w '%{http_code}' -X POST \
+    -H "Authorization: Bearer $T_INGEST" -H 'Content-Type: application/json' \
+    -d "$2" "$url$1")
+  [ "$code" = "$3" ] || fail "$1 $2: $code $(cat "$work/posted")"
+}

@@ -61,12 +61,6 @@ messages() {
   q "SELECT case_id || ':' || template || ':' || status || ':' || \
     coalesce(reason, '') FROM messages ORDER BY id" | tr '\n' ' '
 }
-post() {
-  code=$(curl -s -o "$work/posted" -w '%{http_code}' -X POST \
-    -H "Authorization: Bearer $T_INGEST" -H 'Content-Type: application/json' \
-    -d "$2" "$url$1")
-  [ "$code" = "$3" ] || fail "$1 $2: $code $(cat "$work/posted")"
-}
 journaled() { q "SELECT count(*) FROM journal WHERE kind = 'note'"; }
 
 # 22:00: a reminder each, a step that writes no message, then C1 paid in

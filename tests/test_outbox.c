@@ -161,10 +161,10 @@ static void write_institution_with(const char *junk) {
       "    a = { on = { go = go,\n"
       "      move = function(case, ev) go(case, ev) return 'b' end,\n"
       "      close = function(case, ev) go(case, ev) return 'done' end } },\n"
-      "    b = { on = { go = go } },\n"
+      "    b = { on = { go = go, back = function() return 'a' end } },\n"
       "    done = { final = true, outcome = 'paid', enter = function(case)\n"
       "      case:send('file', 'bye') end } },\n"
-      "  transitions = { a = { 'b', 'done' }, b = { 'done' } } })\n",
+      "  transitions = { a = { 'b', 'done' }, b = { 'done', 'a' } } })\n",
       exec_file, gw.port, gw.port, gw.port, junk, gw.port, junk, more_lua);
   fclose(f);
 }
@@ -705,6 +705,15 @@ static void post_sending(fixture *fx, const char *type, const char *channel,
       engine_run(fx->eng, clock_now(engine_clock(fx->eng)), NULL, &err), RC_OK);
 }
 
+/* 08:00 the next morning in Shanghai: what is due runs, then the outbox. */
+static void morning(fixture *fx) {
+  rc_error err;
+  at(fx, "2026-01-06T00:00:00");
+  assert_int_equal(
+      engine_run(fx->eng, clock_now(engine_clock(fx->eng)), NULL, &err), RC_OK);
+  drain(fx);
+}
+
 /* Queued while open, its case closed by a later step before the outbox
  * came to it (a gateway down, a held outbox): cancelled, journaled. The
  * closing step's own messages go: one it wrote before returning the
@@ -737,6 +746,24 @@ static void test_a_case_moved_on_since_queueing_cancels(void **state) {
   assert_string_equal(outbox_journal(fx), "cancelled case_moved_on -;");
 }
 
+/* Queued in a, its case moved to b and back to a by later steps before
+ * the outbox came to it: cancelled, though its case is in the state that
+ * wrote it; what a step writes after the return goes. On f834129 it went
+ * (its case was in its state again): the borrower got the reminder of a
+ * visit to the state that was over. */
+static void test_a_case_that_left_and_came_back_since_queueing_cancels(
+    void **state) {
+  fixture *fx = *state;
+  send_via(fx, "file");
+  post_now(fx, "move");
+  post_now(fx, "back");
+  send_via(fx, "file");
+  drain(fx);
+  assert_string_equal(messages_of(fx), "t cancelled case_moved_on;t sent -;");
+  assert_string_equal(outbox_journal(fx), "cancelled case_moved_on -;");
+  assert_int_equal(lines_of(slurp(out_file)), 1);
+}
+
 /* A legal notice queued before the case closed goes no more than a
  * reminder: DESIGN lets it pass the borrower's blocks (cease), not the
  * end of the debt it is about. */
@@ -758,14 +785,10 @@ static void test_a_legal_notice_of_a_case_closed_since_is_cancelled(
 static void test_a_closing_steps_thanks_deferred_to_the_morning_goes(
     void **state) {
   fixture *fx = *state;
-  rc_error err;
   at(fx, "2026-01-05T14:00:00"); /* 22:00 in Shanghai */
   post_sending(fx, "close", NULL, NULL);
   assert_string_equal(messages_of(fx), "bye deferred contact_hours;");
-  at(fx, "2026-01-06T00:00:00"); /* 08:00 */
-  assert_int_equal(
-      engine_run(fx->eng, clock_now(engine_clock(fx->eng)), NULL, &err), RC_OK);
-  drain(fx);
+  morning(fx);
   assert_string_equal(messages_of(fx), "bye sent -;");
   assert_int_equal(lines_of(slurp(out_file)), 1);
 }
@@ -780,7 +803,6 @@ static void test_a_closing_steps_thanks_deferred_to_the_morning_goes(
 static void test_a_closing_steps_message_written_before_the_close_goes(
     void **state) {
   fixture *fx = *state;
-  rc_error err;
   at(fx, "2026-01-05T14:00:00"); /* 22:00 in Shanghai */
   send_via(fx, "file");
   post_now(fx, "go"); /* a step that writes nothing */
@@ -788,10 +810,7 @@ static void test_a_closing_steps_message_written_before_the_close_goes(
   assert_string_equal(messages_of(fx),
                       "t cancelled case_closed;t deferred contact_hours;"
                       "bye deferred contact_hours;");
-  at(fx, "2026-01-06T00:00:00"); /* 08:00 */
-  assert_int_equal(
-      engine_run(fx->eng, clock_now(engine_clock(fx->eng)), NULL, &err), RC_OK);
-  drain(fx);
+  morning(fx);
   assert_string_equal(messages_of(fx),
                       "t cancelled case_closed;t sent -;bye sent -;");
   assert_int_equal(lines_of(slurp(out_file)), 2);
@@ -806,17 +825,34 @@ static void test_a_closing_steps_message_written_before_the_close_goes(
 static void test_a_step_that_sends_then_moves_at_night_sends_in_the_morning(
     void **state) {
   fixture *fx = *state;
-  rc_error err;
   at(fx, "2026-01-05T14:00:00"); /* 22:00 in Shanghai */
   send_via(fx, "file");
   post_sending(fx, "move", "file", NULL);
   assert_string_equal(messages_of(fx),
                       "t deferred contact_hours;"
                       "t deferred contact_hours;");
-  at(fx, "2026-01-06T00:00:00"); /* 08:00 */
-  assert_int_equal(
-      engine_run(fx->eng, clock_now(engine_clock(fx->eng)), NULL, &err), RC_OK);
-  drain(fx);
+  morning(fx);
+  assert_string_equal(messages_of(fx), "t cancelled case_moved_on;t sent -;");
+  assert_int_equal(lines_of(slurp(out_file)), 1);
+}
+
+/* Deferred at 22:00 by a step that did not move its case, the case
+ * moved on and came back to the state before 08:00 (a payment, then its
+ * bounce): cancelled at its release. One written after the return, then
+ * a step that stays, goes. On f834129 both went at 08:00. */
+static void test_a_deferred_message_whose_case_left_and_came_back_is_cancelled(
+    void **state) {
+  fixture *fx = *state;
+  at(fx, "2026-01-05T14:00:00"); /* 22:00 in Shanghai */
+  send_via(fx, "file");
+  post_now(fx, "move");
+  post_now(fx, "back");
+  send_via(fx, "file");
+  post_now(fx, "go"); /* a step that writes nothing and stays */
+  assert_string_equal(messages_of(fx),
+                      "t deferred contact_hours;"
+                      "t deferred contact_hours;");
+  morning(fx);
   assert_string_equal(messages_of(fx), "t cancelled case_moved_on;t sent -;");
   assert_int_equal(lines_of(slurp(out_file)), 1);
 }
@@ -900,6 +936,13 @@ int main(void) {
           teardown),
       cmocka_unit_test_setup_teardown(
           test_a_case_moved_on_since_queueing_cancels, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_case_that_left_and_came_back_since_queueing_cancels, setup,
+          teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_deferred_message_whose_case_left_and_came_back_is_cancelled,
+          setup_hours, teardown),
+
       cmocka_unit_test_setup_teardown(
           test_a_legal_notice_of_a_case_closed_since_is_cancelled, setup,
           teardown),

@@ -1226,6 +1226,36 @@ static void test_a_version_22_books_money_is_kept_by_currency(void **state) {
                    0);
 }
 
+/* A version 23 book's waiting messages, each with the key of the step
+ * that wrote it (22's rule: moved on when its case is in another state
+ * and another step moved it): the one whose case is in its state waits
+ * on the case's mover once upgraded (it goes, as it would have); the one
+ * written in a state its case left keeps its key (moved on), as does a
+ * message already sent. On f834129 the first kept its writer's key, and
+ * the rule that compares keys alone would cancel it. */
+static void test_a_version_23_books_waiting_messages_keep_their_fate(
+    void **state) {
+  fixture *f = *state;
+  rc_error err = {0};
+
+  assert_int_equal(pg_schema_migrate_to(f->c, 23, &err), RC_OK);
+  two_cases(f->c);
+  PQclear(pgt_exec(f->c,
+                   "UPDATE cases SET mover = 7 WHERE id = 'C1';"
+                   "INSERT INTO messages(case_id, borrower_id, channel, "
+                   "template, status, at, next_attempt, state, step) VALUES "
+                   "('C1', 'B1', 'sms', 't', 'queued', 1, 0, 'new', 5),"
+                   "('C1', 'B1', 'sms', 't', 'deferred', 1, 0, 'old', 5),"
+                   "('C1', 'B1', 'sms', 't', 'sent', 1, 0, 'new', 5),"
+                   "('C1', 'B1', 'sms', 't', 'queued', 1, 0, 'new', 7)"));
+  assert_int_equal(pg_schema_migrate(f->c, &err), RC_OK);
+  assert_int_equal(pg_schema_read_version(f->c, &err), pg_schema_version());
+  expect_text(f->c,
+              "SELECT string_agg(status || '/' || state || '/' || step, ' ' "
+              "ORDER BY id) FROM messages",
+              "queued/new/7 deferred/old/5 sent/new/5 queued/new/7");
+}
+
 /* A version 22 book where one case paid before it drew its arm (its
  * variant drawn on a later event) and another after: the trigger counted
  * the second alone, and so does the upgraded book (on f82baf1 step 23
@@ -1311,6 +1341,9 @@ int main(void) {
           test_a_version_22_books_money_is_kept_by_currency, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_payment_before_the_arm_is_not_the_arms_once_upgraded, setup,
+          teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_version_23_books_waiting_messages_keep_their_fate, setup,
           teardown),
   };
   if (!pgt_cluster_url()) return 1;

@@ -7043,6 +7043,39 @@ static void test_a_payment_before_the_arm_is_not_the_arms_once_upgraded(
   store_close(st);
 }
 
+/* A book of schema 37's waiting messages, each with the key of the step
+ * that wrote it (36's rule: moved on when its case is in another state
+ * and another step moved it): the one whose case is in its state waits
+ * on the case's mover once upgraded (it goes, as it would have); the one
+ * written in a state its case left keeps its key (moved on), as does a
+ * message already sent. On f834129 the first kept its writer's key, and
+ * the rule that compares keys alone would cancel it. */
+static void test_waiting_messages_keep_their_fate_once_upgraded(void **state) {
+  store *st = open_store();
+  (void)state;
+  add_case(st, "L1");
+  store_close(st);
+  if (on_pg) return;
+  exec_sql(
+      "UPDATE case_steps SET mover = 7 WHERE id = 'L1';"
+      "INSERT INTO messages(case_id, borrower_id, channel, template, "
+      "status, at, next_attempt, state, step) VALUES "
+      "('L1', 'B1', 'sms', 't', 'queued', 1, 0, 'new', 5),"
+      "('L1', 'B1', 'sms', 't', 'deferred', 1, 0, 'old', 5),"
+      "('L1', 'B1', 'sms', 't', 'sent', 1, 0, 'new', 5),"
+      "('L1', 'B1', 'sms', 't', 'queued', 1, 0, 'new', 7);"
+      "PRAGMA user_version = 37;");
+  st = open_store();
+  store_close(st);
+  assert_int_equal(count_rows("PRAGMA user_version"), store_schema_version());
+  assert_int_equal(count_rows("SELECT count(*) FROM messages WHERE "
+                              "status = 'queued' AND step = 7"),
+                   2);
+  assert_int_equal(count_rows("SELECT count(*) FROM messages WHERE "
+                              "status <> 'queued' AND step = 5"),
+                   2);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(
@@ -7306,6 +7339,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(
           test_a_payment_before_the_arm_is_not_the_arms_once_upgraded, setup,
           teardown),
+      cmocka_unit_test_setup_teardown(
+          test_waiting_messages_keep_their_fate_once_upgraded, setup, teardown),
   };
   const char *db = getenv("RECOUP_TEST_DB");
   if (db && *db) {

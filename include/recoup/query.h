@@ -91,7 +91,7 @@ typedef struct store_outgoing {
   int attempts;
   rc_time at;
   char *state;      /* the case's when written; NULL: not known */
-  int64_t step;     /* the writing step's key */
+  int64_t step;     /* the key of the move it waits on (engine.c moved_on) */
   char *case_state; /* the case's now; NULL: no such case */
   int64_t mover;    /* the key of the step that last moved the case */
   int closed, on_hold, ceased, do_not_contact;

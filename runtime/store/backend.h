@@ -366,6 +366,9 @@ struct store_ops {
   int (*messages_cancel_deferred)(store *st, const char *case_id,
                                   const char *reason, int64_t spare,
                                   rc_error *err);
+  /* store.h: store_messages_step. */
+  int (*messages_step)(store *st, const char *case_id, const int64_t *ids,
+                       int n, int64_t step, rc_error *err);
 
   int (*task_put)(store *st, const store_task *t, int64_t *id, rc_error *err);
   int (*task_complete)(store *st, int64_t id, const char *outcome,
@@ -448,7 +451,8 @@ struct store_ops {
                      const char *const *refs);
   int (*case_exists)(store *st, const char *id, rc_error *err);
   /* store.h: store_case_mover. */
-  int (*case_mover)(store *st, const char *id, int64_t *mover, rc_error *err);
+  int (*case_mover)(store *st, const char *id, int64_t message, int64_t *mover,
+                    int64_t *waits_on, rc_error *err);
   /* store.h: store_case_exists_or_hold_opening, store_hold_opening. A
    * backend with one writer holds the opening of cases already: its
    * first is case_exists, its second does nothing. */

@@ -301,6 +301,12 @@ static int f_messages_cancel_deferred(store *st, const char *case_id,
   return fault.real->messages_cancel_deferred(st, case_id, reason, spare, err);
 }
 
+static int f_messages_step(store *st, const char *case_id, const int64_t *ids,
+                           int n, int64_t step, rc_error *err) {
+  if (fault_fires("messages_step", err)) return RC_ESTORE;
+  return fault.real->messages_step(st, case_id, ids, n, step, err);
+}
+
 static int f_task_put(store *st, const store_task *t, int64_t *id,
                       rc_error *err) {
   if (fault_fires("task_put", err)) {
@@ -504,10 +510,10 @@ static int f_case_exists(store *st, const char *id, rc_error *err) {
   return fault.real->case_exists(st, id, err);
 }
 
-static int f_case_mover(store *st, const char *id, int64_t *mover,
-                        rc_error *err) {
+static int f_case_mover(store *st, const char *id, int64_t message,
+                        int64_t *mover, int64_t *waits_on, rc_error *err) {
   if (fault_fires("case_mover", err)) return RC_ESTORE;
-  return fault.real->case_mover(st, id, mover, err);
+  return fault.real->case_mover(st, id, message, mover, waits_on, err);
 }
 
 static int f_case_exists_or_hold_opening(store *st, const char *id,
@@ -934,6 +940,7 @@ const store_ops store_fault_ops = {
     .message_put = f_message_put,
     .message_update = f_message_update,
     .messages_cancel_deferred = f_messages_cancel_deferred,
+    .messages_step = f_messages_step,
     .task_put = f_task_put,
     .task_complete = f_task_complete,
     .task_take = f_task_take,

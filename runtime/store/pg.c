@@ -2811,6 +2811,27 @@ static int op_messages_cancel_deferred(store *s, const char *case_id,
               NULL, err);
 }
 
+/* A statement a message, queued: a step that writes and does not move its
+ * case writes one or two. Naming both tables, it sends the rows this node
+ * keeps of them first (rows_write): the case's mover as the batch's
+ * earlier steps left it. */
+static int op_messages_step(store *s, const char *case_id, const int64_t *ids,
+                            int n, int64_t step, rc_error *err) {
+  int rc = RC_OK;
+  for (int i = 0; i < n && rc == RC_OK; i++) {
+    args a = {0};
+    a_int(&a, ids[i]);
+    a_int(&a, step);
+    a_text(&a, case_id);
+    rc = exec(PG(s),
+              "UPDATE messages SET step = CASE WHEN $2::bigint < 0 THEN "
+              "(SELECT mover FROM cases WHERE id = $3) ELSE $2::bigint END "
+              "WHERE id = $1 AND case_id = $3",
+              &a, "message's step", NULL, err);
+  }
+  return rc;
+}
+
 static int op_task_put(store *s, const store_task *t, int64_t *id,
                        rc_error *err) {
   args a = {0};
@@ -3755,16 +3776,20 @@ static int op_case_exists(store *s, const char *id, rc_error *err) {
   return rc;
 }
 
-static int op_case_mover(store *s, const char *id, int64_t *mover,
-                         rc_error *err) {
+static int op_case_mover(store *s, const char *id, int64_t message,
+                         int64_t *mover, int64_t *waits_on, rc_error *err) {
   args a = {0};
   PGresult *r;
   int rc;
 
   a_text(&a, id);
-  rc = one(PG(s), "SELECT mover FROM cases WHERE id = $1", &a, "read case", &r,
-           err);
+  a_int(&a, message);
+  rc = one(PG(s),
+           "SELECT c.mover, (SELECT m.step FROM messages m WHERE m.id = $2) "
+           "FROM cases c WHERE c.id = $1",
+           &a, "read case", &r, err);
   *mover = rc == RC_OK ? int_col(r, 0, 0) : 0;
+  *waits_on = rc == RC_OK ? int_col(r, 0, 1) : 0;
   if (rc == RC_OK) PQclear(r);
   if (rc == RC_ENOTFOUND)
     rc_error_set(err, RC_ENOTFOUND, "case", "unknown case %s", id);
@@ -5386,6 +5411,7 @@ const store_ops store_pg_ops = {
     .message_put = op_message_put,
     .message_update = op_message_update,
     .messages_cancel_deferred = op_messages_cancel_deferred,
+    .messages_step = op_messages_step,
     .task_put = op_task_put,
     .task_complete = op_task_complete,
     .task_take = op_task_take,

@@ -949,8 +949,9 @@ int store_case_exists(store *st, const char *id, rc_error *err) {
   return st->ops->case_exists(st, id, err);
 }
 
-int store_case_mover(store *st, const char *id, int64_t *mover, rc_error *err) {
-  return st->ops->case_mover(st, id, mover, err);
+int store_case_mover(store *st, const char *id, int64_t message, int64_t *mover,
+                     int64_t *waits_on, rc_error *err) {
+  return st->ops->case_mover(st, id, message, mover, waits_on, err);
 }
 
 int store_case_exists_or_hold_opening(store *st, const char *id,
@@ -1259,6 +1260,11 @@ int store_messages_cancel_deferred(store *st, const char *case_id,
                                    const char *reason, int64_t spare,
                                    rc_error *err) {
   return st->ops->messages_cancel_deferred(st, case_id, reason, spare, err);
+}
+
+int store_messages_step(store *st, const char *case_id, const int64_t *ids,
+                        int n, int64_t step, rc_error *err) {
+  return st->ops->messages_step(st, case_id, ids, n, step, err);
 }
 
 int store_outbox_due(store *st, rc_time now, int max, store_outgoing **out,

@@ -307,12 +307,14 @@ void store_pays_ahead(store *st, int n, const char *const *cases,
  * for another writer. */
 int store_case_exists(store *st, const char *id, rc_error *err);
 /* The key of the step that last moved the case (store_case_change's
- * mover; 0: none since the book kept keys, or since a move of the book);
- * RC_ENOTFOUND when there is no such case. Read apart from the case: it
- * is asked only of a message whose case left the state that wrote it (a
- * deferred message's release), where a column more in every read of a
+ * mover; 0: none since the book kept keys, or since a move of the book),
+ * and the move its message `message` waits on (store_message's step; 0
+ * when the message is not there or keeps none); RC_ENOTFOUND when there
+ * is no such case. Read apart from the case: it is asked only at a
+ * deferred message's release, where a column more in every read of a
  * case cost a sweep 250 instructions a step. */
-int store_case_mover(store *st, const char *id, int64_t *mover, rc_error *err);
+int store_case_mover(store *st, const char *id, int64_t message, int64_t *mover,
+                     int64_t *waits_on, rc_error *err);
 /* The same, for a writer that opens the case when it is not found (an
  * upsert, an import): in a transaction, a case not found is looked for
  * again holding the opening of cases until the commit, so that two
@@ -500,8 +502,10 @@ int store_journal_count(store *st, const char *kind, int64_t *count,
 typedef struct store_message {
   const char *case_id, *borrower_id, *channel, *template_name, *recipient;
   const char *to_kind, *body, *status, *reason;
-  /* The case's state when written, and the writing step's key (never 0):
-   * what the outbox asks of the case again as it sends (store_outgoing). */
+  /* The case's state when written, and the key of the move it waits on
+   * (the writing step's, or, store_messages_step, the case's mover then;
+   * engine.c moved_on): what the outbox asks of the case again as it
+   * sends (store_outgoing). */
   const char *state;
   int64_t step;
   rc_time at, not_before;
@@ -663,6 +667,11 @@ int store_borrower_set_flag(store *st, const char *borrower_id, store_flag flag,
 int store_messages_cancel_deferred(store *st, const char *case_id,
                                    const char *reason, int64_t spare,
                                    rc_error *err);
+/* The move case_id's messages ids[0..n) wait on (store_message's step)
+ * set to step, or, step < 0, to the case's mover now (a step that wrote
+ * them ended without moving the case: they wait on the move before). */
+int store_messages_step(store *st, const char *case_id, const int64_t *ids,
+                        int n, int64_t step, rc_error *err);
 
 /* The outbox: messages to deliver now — queued, and for a retry its time
  * reached — first attempts oldest first, then retries by their time, each
