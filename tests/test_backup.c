@@ -778,9 +778,10 @@ static void test_check_names_a_queue_whose_task_counts_are_off(void **state) {
               "  My work's due now and today are off as much: with no "
               "recoup process on the book, count them again from the "
               "tasks (docs/cli.md, \"The step to version 38\")\n") ||
-      !strstr(r->out, "tasks.db: queue \"desk\": the counts of its waiting "
-                      "tasks kept for My work (figures_tasks) are off the "
-                      "tasks table's by 4 tasks"))
+      !strstr(r->out,
+              "tasks.db: queue \"desk\": the counts of its waiting "
+              "tasks kept for My work (figures_tasks) are off the "
+              "tasks table's by 4 tasks"))
     fail_msg("check said: %s", r->out);
   assert_null(strstr(r->out, "queue \"field\""));
   /* Counted again as docs/cli.md says: quiet. */

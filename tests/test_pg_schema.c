@@ -1295,8 +1295,7 @@ static void test_a_version_23_books_tasks_are_counted_for_my_work(
                    "INSERT INTO tasks(case_id, kind, queue, due, status, at) "
                    "VALUES ('C2', 'call', 'phone', 1728086400001, 'open', 2);"
                    "DELETE FROM tasks WHERE due IS NULL"));
-  expect_text(f->c, counts,
-              "phone/20000/1/wang.fang/2 phone/20001/0//2");
+  expect_text(f->c, counts, "phone/20000/1/wang.fang/2 phone/20001/0//2");
   assert_int_equal(
       pgt_value(f->c, "SELECT count(*) FROM figures_tasks WHERE n = 0"), 0);
 }

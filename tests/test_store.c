@@ -1766,39 +1766,39 @@ static void test_a_cancel_after_another_process_s_timers_ends_them(
  * kept it: an arm's recovered in figures_arms (its currencies' added, as
  * 36's trigger added them), the promises' counters by status alone, no
  * currency on a promise. */
-#define MONEY_DOWN                                                         \
-  "DROP TABLE figures_tasks;"                                              \
-  "DROP TRIGGER figures_arm_paid;"                                         \
-  "ALTER TABLE figures_arms ADD COLUMN recovered INTEGER NOT NULL"         \
-  " DEFAULT 0;"                                                            \
-  "UPDATE figures_arms SET recovered = coalesce((SELECT sum(recovered)"    \
+#define MONEY_DOWN                                                          \
+  "DROP TABLE figures_tasks;"                                               \
+  "DROP TRIGGER figures_arm_paid;"                                          \
+  "ALTER TABLE figures_arms ADD COLUMN recovered INTEGER NOT NULL"          \
+  " DEFAULT 0;"                                                             \
+  "UPDATE figures_arms SET recovered = coalesce((SELECT sum(recovered)"     \
   " FROM figures_arms_money m WHERE m.experiment = figures_arms.experiment" \
-  " AND m.arm = figures_arms.arm), 0);"                                    \
-  "DROP TABLE figures_arms_money;"                                         \
-  "CREATE TRIGGER figures_arm_paid AFTER INSERT ON payments BEGIN"         \
-  " UPDATE figures_arms SET recovered = recovered + new.amount"            \
-  " WHERE (experiment, arm) IN (SELECT experiment, arm FROM variants"      \
-  " WHERE case_id = new.case_id); END;"                                    \
-  "DROP TRIGGER figures_promise_new; DROP TRIGGER figures_promise_change;" \
-  "DROP TABLE figures_promises;"                                           \
-  "CREATE TABLE figures_promises(status TEXT PRIMARY KEY,"                 \
-  " promises INTEGER NOT NULL, amount INTEGER NOT NULL,"                   \
-  " paid INTEGER NOT NULL) WITHOUT ROWID;"                                 \
-  "INSERT INTO figures_promises SELECT status, count(*), sum(amount),"     \
-  " sum(paid) FROM promises GROUP BY status;"                              \
-  "CREATE TRIGGER figures_promise_new AFTER INSERT ON promises BEGIN"      \
-  " INSERT INTO figures_promises VALUES (new.status, 1, new.amount,"       \
-  " new.paid) ON CONFLICT DO UPDATE SET promises = promises + 1,"          \
-  " amount = amount + excluded.amount, paid = paid + excluded.paid; END;"  \
-  "CREATE TRIGGER figures_promise_change AFTER UPDATE OF status, paid"     \
-  " ON promises WHEN old.status IS NOT new.status"                         \
-  " OR old.paid IS NOT new.paid BEGIN"                                     \
-  " UPDATE figures_promises SET promises = promises - 1,"                  \
-  " amount = amount - old.amount, paid = paid - old.paid"                  \
-  " WHERE status = old.status;"                                            \
-  " INSERT INTO figures_promises VALUES (new.status, 1, new.amount,"       \
-  " new.paid) ON CONFLICT DO UPDATE SET promises = promises + 1,"          \
-  " amount = amount + excluded.amount, paid = paid + excluded.paid; END;"  \
+  " AND m.arm = figures_arms.arm), 0);"                                     \
+  "DROP TABLE figures_arms_money;"                                          \
+  "CREATE TRIGGER figures_arm_paid AFTER INSERT ON payments BEGIN"          \
+  " UPDATE figures_arms SET recovered = recovered + new.amount"             \
+  " WHERE (experiment, arm) IN (SELECT experiment, arm FROM variants"       \
+  " WHERE case_id = new.case_id); END;"                                     \
+  "DROP TRIGGER figures_promise_new; DROP TRIGGER figures_promise_change;"  \
+  "DROP TABLE figures_promises;"                                            \
+  "CREATE TABLE figures_promises(status TEXT PRIMARY KEY,"                  \
+  " promises INTEGER NOT NULL, amount INTEGER NOT NULL,"                    \
+  " paid INTEGER NOT NULL) WITHOUT ROWID;"                                  \
+  "INSERT INTO figures_promises SELECT status, count(*), sum(amount),"      \
+  " sum(paid) FROM promises GROUP BY status;"                               \
+  "CREATE TRIGGER figures_promise_new AFTER INSERT ON promises BEGIN"       \
+  " INSERT INTO figures_promises VALUES (new.status, 1, new.amount,"        \
+  " new.paid) ON CONFLICT DO UPDATE SET promises = promises + 1,"           \
+  " amount = amount + excluded.amount, paid = paid + excluded.paid; END;"   \
+  "CREATE TRIGGER figures_promise_change AFTER UPDATE OF status, paid"      \
+  " ON promises WHEN old.status IS NOT new.status"                          \
+  " OR old.paid IS NOT new.paid BEGIN"                                      \
+  " UPDATE figures_promises SET promises = promises - 1,"                   \
+  " amount = amount - old.amount, paid = paid - old.paid"                   \
+  " WHERE status = old.status;"                                             \
+  " INSERT INTO figures_promises VALUES (new.status, 1, new.amount,"        \
+  " new.paid) ON CONFLICT DO UPDATE SET promises = promises + 1,"           \
+  " amount = amount + excluded.amount, paid = paid + excluded.paid; END;"   \
   "ALTER TABLE promises DROP COLUMN currency;"
 
 /* Takes migration 37's money and 35's columns off the messages (the
@@ -6372,7 +6372,7 @@ static void test_work_page_orders_due_now_then_priority(void **state) {
  * none), whether claimed and by whom ('' open). Written out here, not
  * taken from the store: the test holds the store to it. SQL both
  * backends speak (PostgreSQL's slots summed). */
-#define TASKS_KEPT_OFF                                                        \
+#define TASKS_KEPT_OFF                                                       \
   "SELECT count(*) FROM (SELECT queue, day, claimed, assignee FROM (SELECT " \
   "queue, day, claimed, assignee, n FROM figures_tasks UNION ALL SELECT "    \
   "queue, CASE WHEN due IS NULL OR due < 0 THEN -1 ELSE due / 86400000 "     \
@@ -6418,9 +6418,8 @@ static void expect_kept(store *st, const char *queue) {
   for (size_t b = 0; b < sizeof bounds / sizeof *bounds; b++)
     for (size_t u = 0; u < sizeof users / sizeof *users; u++) {
       int64_t due_now = -1, today = -1;
-      assert_int_equal(store_work_counts(st, queue, bounds[b][0],
-                                         bounds[b][1], users[u], &due_now,
-                                         &today, NULL),
+      assert_int_equal(store_work_counts(st, queue, bounds[b][0], bounds[b][1],
+                                         users[u], &due_now, &today, NULL),
                        RC_OK);
       assert_int_equal(due_now, counted(queue, bounds[b][0], 1, users[u]));
       assert_int_equal(today, counted(queue, bounds[b][1], 0, users[u]));
@@ -6456,8 +6455,12 @@ static void test_work_counts_are_kept_through_every_task_write(void **state) {
   t[8] = add_task(st, "L2", "field", BASE, 0, NULL);
   t[9] = add_task(st, "L2", "phone", 2000, 0, NULL);
   {
-    store_task k = {.case_id = "L2", .kind = "legal", .queue = "phone",
-                    .due = BASE + 3600000LL, .keep = 1, .at = 1};
+    store_task k = {.case_id = "L2",
+                    .kind = "legal",
+                    .queue = "phone",
+                    .due = BASE + 3600000LL,
+                    .keep = 1,
+                    .at = 1};
     assert_int_equal(store_task_insert(st, &k, &t[10], NULL), RC_OK);
   }
   t[11] = add_task(st, "L1", longq, BASE, 0, NULL);
@@ -6488,10 +6491,8 @@ static void test_work_counts_are_kept_through_every_task_write(void **state) {
       RC_ECONFLICT);
   expect_kept(st, "phone");
   /* done, claimed or open; done again is refused and counts nothing */
-  assert_int_equal(store_task_complete(st, t[3], "done", "{}", 5, NULL),
-                   RC_OK);
-  assert_int_equal(store_task_complete(st, t[1], "done", "{}", 5, NULL),
-                   RC_OK);
+  assert_int_equal(store_task_complete(st, t[3], "done", "{}", 5, NULL), RC_OK);
+  assert_int_equal(store_task_complete(st, t[1], "done", "{}", 5, NULL), RC_OK);
   assert_int_equal(store_task_complete(st, t[1], "done", "{}", 5, NULL),
                    RC_ECONFLICT);
   expect_kept(st, "phone");
@@ -6508,10 +6509,8 @@ static void test_work_counts_are_kept_through_every_task_write(void **state) {
   x = add_task(st, "L1", "phone", BASE + 3600000LL, 0, NULL);
   assert_int_equal(store_savepoint(st, &err), RC_OK);
   assert_int_equal(
-      store_task_take(st, x, "li.wei", STORE_TAKE_CLAIM, NULL, 0, NULL),
-      RC_OK);
-  assert_int_equal(store_task_complete(st, t[6], "done", "{}", 5, NULL),
-                   RC_OK);
+      store_task_take(st, x, "li.wei", STORE_TAKE_CLAIM, NULL, 0, NULL), RC_OK);
+  assert_int_equal(store_task_complete(st, t[6], "done", "{}", 5, NULL), RC_OK);
   assert_int_equal(store_rollback_to(st, &err), RC_OK);
   assert_int_equal(store_savepoint(st, &err), RC_OK);
   assert_int_equal(

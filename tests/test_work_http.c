@@ -1586,7 +1586,7 @@ static void test_report_says_the_month_by_collector(void **state) {
 
 /* The keys where My work's kept counts (figures_tasks, schema 38) are not
  * what the book's tasks make (written out here, as test_store's). */
-#define TASKS_KEPT_OFF                                                        \
+#define TASKS_KEPT_OFF                                                       \
   "SELECT count(*) FROM (SELECT queue, day, claimed, assignee FROM (SELECT " \
   "queue, day, claimed, assignee, n FROM figures_tasks UNION ALL SELECT "    \
   "queue, CASE WHEN due IS NULL OR due < 0 THEN -1 ELSE due / 86400000 "     \
@@ -1649,13 +1649,16 @@ static void test_my_work_counts_stay_right_through_task_writes(void **state) {
   open_case("MW2", NULL);
   open_case("MW3", NULL);
   open_case("MW4", NULL);
-  post_event("MW1", "{\"type\":\"review\",\"data\":{\"queue\":\"kept\","
-                   "\"due\":\"2020-01-01\"}}");
+  post_event("MW1",
+             "{\"type\":\"review\",\"data\":{\"queue\":\"kept\","
+             "\"due\":\"2020-01-01\"}}");
   post_event("MW2", "{\"type\":\"review\",\"data\":{\"queue\":\"kept\"}}");
-  post_event("MW3", "{\"type\":\"review\",\"data\":{\"queue\":\"kept\","
-                   "\"due\":\"2099-01-01\"}}");
-  post_event("MW4", "{\"type\":\"review\",\"data\":{\"queue\":\"kept\","
-                   "\"due\":\"2020-01-02\"}}");
+  post_event("MW3",
+             "{\"type\":\"review\",\"data\":{\"queue\":\"kept\","
+             "\"due\":\"2099-01-01\"}}");
+  post_event("MW4",
+             "{\"type\":\"review\",\"data\":{\"queue\":\"kept\","
+             "\"due\":\"2020-01-02\"}}");
   wait_tasks("kept", 4);
   kept_counts_are(NULL, 3, 3);
   assert_true(session_for("chen.kept", csrf, sizeof csrf));
@@ -1678,7 +1681,8 @@ static void test_my_work_counts_stay_right_through_task_writes(void **state) {
          "\"assignee\":\"chen.kept\"");
   kept_counts_are(csrf, 3, 3);
   /* MW2 done */
-  snprintf(path, sizeof path, "/v1/tasks/%lld/complete", task_of("MW2", "kept"));
+  snprintf(path, sizeof path, "/v1/tasks/%lld/complete",
+           task_of("MW2", "kept"));
   expect(as_user("POST", path, csrf, "{\"outcome\":\"done\"}"), 200,
          "\"status\":\"done\"");
   kept_counts_are(csrf, 2, 2);

@@ -5078,8 +5078,8 @@ static int op_work_counts(store *s, const char *queue, rc_time now,
 
   a_text(&a, queue);
   for (int i = 0; i < 2; i++) {
-    int64_t day = bound[i] >= 0 ? bound[i] / day_ms
-                                : -1 - (-1 - bound[i]) / day_ms;
+    int64_t day =
+        bound[i] >= 0 ? bound[i] / day_ms : -1 - (-1 - bound[i]) / day_ms;
     a_int(&a, day);
     a_int(&a, day * day_ms);
     a_int(&a, bound[i]);

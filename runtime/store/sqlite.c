@@ -2664,12 +2664,10 @@ static int task_was_read(task_was *w, sqlite3_stmt *s, int queue, int due,
 /* Moves a task's count from what it was to status and assignee. */
 static int task_was_moved(sq *st, const task_was *w, const char *status,
                           const char *assignee, rc_error *err) {
-  int rc =
-      task_count(st, w->queue, w->due, w->has_due, w->status, w->assignee, -1,
-                 err);
+  int rc = task_count(st, w->queue, w->due, w->has_due, w->status, w->assignee,
+                      -1, err);
   if (rc == RC_OK && status)
-    rc = task_count(st, w->queue, w->due, w->has_due, status, assignee, 1,
-                    err);
+    rc = task_count(st, w->queue, w->due, w->has_due, status, assignee, 1, err);
   return rc;
 }
 
