@@ -18,7 +18,8 @@
 /* A named agent sees the cases it worked for this long after. */
 #define SCOPE_DAYS 30
 /* My work's areas read each task's case and borrower where its counts
- * read the index alone: at most this many of a queue's tasks due today
+ * read counts kept by day (store schema 38) and one day's index entries:
+ * at most this many of a queue's tasks due today
  * (a field officer's day is tens; a shared queue's backlog may be
  * hundreds of thousands), past which they are said to be partial. */
 #define AREA_TASKS 1000

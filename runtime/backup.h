@@ -67,16 +67,19 @@ typedef struct store_odd {
                         * row has no case_rows row at its step_row: an
                         * error, not a warning), "checks" (once: the
                         * book's checks generation as stored in id, NULL
-                        * for none) */
+                        * for none), "task_counts" (a queue whose kept
+                        * counts of waiting tasks are not its tasks') */
   const char *id;      /* the id as stored (a timer's: its number;
                         * contacts': their borrower's; a workflow's: its
-                        * name) */
+                        * name; task_counts': the queue) */
   const char *case_id; /* a timer's case; NULL otherwise */
   const char *event;   /* a timer's event; NULL otherwise */
   const char *why;     /* input_check_id's message, or the due as stored */
   int fires;           /* a timer: 1 when the sweep still fires it */
   int version;         /* a workflow: the version open cases run */
-  int64_t cases;       /* a workflow: how many open cases run it */
+  int64_t cases;       /* a workflow: how many open cases run it;
+                        * task_counts: the tasks they are off by, summed
+                        * without sign over the queue's days */
 } store_odd;
 typedef void (*store_odd_fn)(void *ud, const store_odd *o);
 /* Hands fn each odd thing of the SQLite book at path, opened read-only

@@ -1762,41 +1762,43 @@ static void test_a_cancel_after_another_process_s_timers_ends_them(
   }
 }
 
-/* Puts migration 37's money back as 36 kept it: an arm's recovered in
- * figures_arms (its currencies' added, as 36's trigger added them), the
- * promises' counters by status alone, no currency on a promise. */
-#define MONEY_DOWN                                                         \
-  "DROP TRIGGER figures_arm_paid;"                                         \
-  "ALTER TABLE figures_arms ADD COLUMN recovered INTEGER NOT NULL"         \
-  " DEFAULT 0;"                                                            \
-  "UPDATE figures_arms SET recovered = coalesce((SELECT sum(recovered)"    \
+/* Takes migration 38's task counts off and puts 37's money back as 36
+ * kept it: an arm's recovered in figures_arms (its currencies' added, as
+ * 36's trigger added them), the promises' counters by status alone, no
+ * currency on a promise. */
+#define MONEY_DOWN                                                          \
+  "DROP TABLE figures_tasks;"                                               \
+  "DROP TRIGGER figures_arm_paid;"                                          \
+  "ALTER TABLE figures_arms ADD COLUMN recovered INTEGER NOT NULL"          \
+  " DEFAULT 0;"                                                             \
+  "UPDATE figures_arms SET recovered = coalesce((SELECT sum(recovered)"     \
   " FROM figures_arms_money m WHERE m.experiment = figures_arms.experiment" \
-  " AND m.arm = figures_arms.arm), 0);"                                    \
-  "DROP TABLE figures_arms_money;"                                         \
-  "CREATE TRIGGER figures_arm_paid AFTER INSERT ON payments BEGIN"         \
-  " UPDATE figures_arms SET recovered = recovered + new.amount"            \
-  " WHERE (experiment, arm) IN (SELECT experiment, arm FROM variants"      \
-  " WHERE case_id = new.case_id); END;"                                    \
-  "DROP TRIGGER figures_promise_new; DROP TRIGGER figures_promise_change;" \
-  "DROP TABLE figures_promises;"                                           \
-  "CREATE TABLE figures_promises(status TEXT PRIMARY KEY,"                 \
-  " promises INTEGER NOT NULL, amount INTEGER NOT NULL,"                   \
-  " paid INTEGER NOT NULL) WITHOUT ROWID;"                                 \
-  "INSERT INTO figures_promises SELECT status, count(*), sum(amount),"     \
-  " sum(paid) FROM promises GROUP BY status;"                              \
-  "CREATE TRIGGER figures_promise_new AFTER INSERT ON promises BEGIN"      \
-  " INSERT INTO figures_promises VALUES (new.status, 1, new.amount,"       \
-  " new.paid) ON CONFLICT DO UPDATE SET promises = promises + 1,"          \
-  " amount = amount + excluded.amount, paid = paid + excluded.paid; END;"  \
-  "CREATE TRIGGER figures_promise_change AFTER UPDATE OF status, paid"     \
-  " ON promises WHEN old.status IS NOT new.status"                         \
-  " OR old.paid IS NOT new.paid BEGIN"                                     \
-  " UPDATE figures_promises SET promises = promises - 1,"                  \
-  " amount = amount - old.amount, paid = paid - old.paid"                  \
-  " WHERE status = old.status;"                                            \
-  " INSERT INTO figures_promises VALUES (new.status, 1, new.amount,"       \
-  " new.paid) ON CONFLICT DO UPDATE SET promises = promises + 1,"          \
-  " amount = amount + excluded.amount, paid = paid + excluded.paid; END;"  \
+  " AND m.arm = figures_arms.arm), 0);"                                     \
+  "DROP TABLE figures_arms_money;"                                          \
+  "CREATE TRIGGER figures_arm_paid AFTER INSERT ON payments BEGIN"          \
+  " UPDATE figures_arms SET recovered = recovered + new.amount"             \
+  " WHERE (experiment, arm) IN (SELECT experiment, arm FROM variants"       \
+  " WHERE case_id = new.case_id); END;"                                     \
+  "DROP TRIGGER figures_promise_new; DROP TRIGGER figures_promise_change;"  \
+  "DROP TABLE figures_promises;"                                            \
+  "CREATE TABLE figures_promises(status TEXT PRIMARY KEY,"                  \
+  " promises INTEGER NOT NULL, amount INTEGER NOT NULL,"                    \
+  " paid INTEGER NOT NULL) WITHOUT ROWID;"                                  \
+  "INSERT INTO figures_promises SELECT status, count(*), sum(amount),"      \
+  " sum(paid) FROM promises GROUP BY status;"                               \
+  "CREATE TRIGGER figures_promise_new AFTER INSERT ON promises BEGIN"       \
+  " INSERT INTO figures_promises VALUES (new.status, 1, new.amount,"        \
+  " new.paid) ON CONFLICT DO UPDATE SET promises = promises + 1,"           \
+  " amount = amount + excluded.amount, paid = paid + excluded.paid; END;"   \
+  "CREATE TRIGGER figures_promise_change AFTER UPDATE OF status, paid"      \
+  " ON promises WHEN old.status IS NOT new.status"                          \
+  " OR old.paid IS NOT new.paid BEGIN"                                      \
+  " UPDATE figures_promises SET promises = promises - 1,"                   \
+  " amount = amount - old.amount, paid = paid - old.paid"                   \
+  " WHERE status = old.status;"                                             \
+  " INSERT INTO figures_promises VALUES (new.status, 1, new.amount,"        \
+  " new.paid) ON CONFLICT DO UPDATE SET promises = promises + 1,"           \
+  " amount = amount + excluded.amount, paid = paid + excluded.paid; END;"   \
   "ALTER TABLE promises DROP COLUMN currency;"
 
 /* Takes migration 37's money and 35's columns off the messages (the
@@ -6365,6 +6367,208 @@ static void test_work_page_orders_due_now_then_priority(void **state) {
   store_close(st);
 }
 
+/* The keys where My work's kept counts (figures_tasks, schema 38) are
+ * not what the tasks make: a row a queue, UTC day of the due time (-1:
+ * none), whether claimed and by whom ('' open). Written out here, not
+ * taken from the store: the test holds the store to it. SQL both
+ * backends speak (PostgreSQL's slots summed). */
+#define TASKS_KEPT_OFF                                                       \
+  "SELECT count(*) FROM (SELECT queue, day, claimed, assignee FROM (SELECT " \
+  "queue, day, claimed, assignee, n FROM figures_tasks UNION ALL SELECT "    \
+  "queue, CASE WHEN due IS NULL OR due < 0 THEN -1 ELSE due / 86400000 "     \
+  "END, CASE WHEN status = 'claimed' THEN 1 ELSE 0 END, CASE WHEN status = " \
+  "'claimed' THEN coalesce(assignee, '') ELSE '' END, -1 FROM tasks WHERE "  \
+  "status IN ('open', 'claimed') AND queue IS NOT NULL) k GROUP BY 1, 2, "   \
+  "3, 4 HAVING sum(n) <> 0) d"
+
+#define DAY_MS 86400000LL
+/* A UTC day of 2024 (20000 days from 1970). */
+#define BASE (20000 * DAY_MS)
+
+/* What the tasks of queue count as due at or before now and before
+ * day_end, row by row (as My work counted them before schema 38), for
+ * user (NULL: all; a named agent: less colleagues' claims). */
+static int64_t counted(const char *queue, rc_time bound, int inclusive,
+                       const char *user) {
+  char sql[600];
+  snprintf(sql, sizeof sql,
+           "SELECT count(*) FROM tasks WHERE queue = '%s' AND status IN "
+           "('open', 'claimed') AND coalesce(due, 0) %s %lld AND (%s OR "
+           "status = 'open' OR assignee = '%s')",
+           queue, inclusive ? "<=" : "<", (long long)bound,
+           user ? "1 = 0" : "1 = 1", user ? user : "");
+  return count_rows(sql);
+}
+
+/* The kept counts hold the tasks' own, no row of 0 left behind, and My
+ * work's counts read from them are the tasks' counted one by one: at a
+ * desk's day ending in the same UTC day as now and in the next (a zone
+ * east of UTC in its evening), and at the first moments of 1970. */
+static void expect_kept(store *st, const char *queue) {
+  static const rc_time bounds[][2] = {
+      {BASE + 10 * 3600000LL, BASE + 16 * 3600000LL},
+      {BASE + 20 * 3600000LL, BASE + DAY_MS + 16 * 3600000LL},
+      {BASE + 12 * 3600000LL, BASE + 12 * 3600000LL + 1},
+      {1000, 4500}};
+  static const char *const users[] = {NULL, "li.wei", "wang.fang"};
+  assert_int_equal(count_rows(TASKS_KEPT_OFF), 0);
+  assert_int_equal(count_rows("SELECT count(*) FROM figures_tasks WHERE "
+                              "n = 0"),
+                   0);
+  for (size_t b = 0; b < sizeof bounds / sizeof *bounds; b++)
+    for (size_t u = 0; u < sizeof users / sizeof *users; u++) {
+      int64_t due_now = -1, today = -1;
+      assert_int_equal(store_work_counts(st, queue, bounds[b][0], bounds[b][1],
+                                         users[u], &due_now, &today, NULL),
+                       RC_OK);
+      assert_int_equal(due_now, counted(queue, bounds[b][0], 1, users[u]));
+      assert_int_equal(today, counted(queue, bounds[b][1], 0, users[u]));
+    }
+}
+
+/* My work's counts are kept through every write of a task: made (with
+ * and without a due, a kept one, one naming an assignee while open),
+ * claimed, assigned and assigned again, completed, cancelled with its
+ * case's state, in a transaction committed or rolled back and a
+ * savepoint rolled back; a queue and an assignee longer than a figure's
+ * key keeps whole. */
+static void test_work_counts_are_kept_through_every_task_write(void **state) {
+  store *st = open_store();
+  char longq[200], longu[150];
+  int64_t t[12], x;
+  rc_error err;
+  (void)state;
+  memset(longq, 'q', sizeof longq - 1);
+  longq[sizeof longq - 1] = '\0';
+  memset(longu, 'u', sizeof longu - 1);
+  longu[sizeof longu - 1] = '\0';
+  add_case(st, "L1");
+  add_case(st, "L2");
+  t[0] = add_task(st, "L1", "phone", 0, 0, NULL); /* no due */
+  t[1] = add_task(st, "L1", "phone", BASE - 3 * DAY_MS, 0, NULL);
+  t[2] = add_task(st, "L1", "phone", BASE + 2 * 3600000LL, 0, NULL);
+  t[3] = add_task(st, "L1", "phone", BASE + 10 * 3600000LL, 0, NULL);
+  t[4] = add_task(st, "L2", "phone", BASE + 12 * 3600000LL, 0, "li.wei");
+  t[5] = add_task(st, "L2", "phone", BASE + 18 * 3600000LL, 0, NULL);
+  t[6] = add_task(st, "L2", "phone", BASE + DAY_MS + 5 * 3600000LL, 0, NULL);
+  t[7] = add_task(st, "L2", "phone", BASE + 5 * DAY_MS, 0, NULL);
+  t[8] = add_task(st, "L2", "field", BASE, 0, NULL);
+  t[9] = add_task(st, "L2", "phone", 2000, 0, NULL);
+  {
+    store_task k = {.case_id = "L2",
+                    .kind = "legal",
+                    .queue = "phone",
+                    .due = BASE + 3600000LL,
+                    .keep = 1,
+                    .at = 1};
+    assert_int_equal(store_task_insert(st, &k, &t[10], NULL), RC_OK);
+  }
+  t[11] = add_task(st, "L1", longq, BASE, 0, NULL);
+  expect_kept(st, "phone");
+  assert_int_equal(count_rows("SELECT count(*) FROM figures_tasks WHERE "
+                              "queue = 'phone'"),
+                   6);
+  /* claimed, assigned to a colleague, assigned again */
+  assert_int_equal(
+      store_task_take(st, t[3], "li.wei", STORE_TAKE_CLAIM, NULL, 0, NULL),
+      RC_OK);
+  assert_int_equal(
+      store_task_take(st, t[2], "wang.fang", STORE_TAKE_ASSIGN, NULL, 0, NULL),
+      RC_OK);
+  assert_int_equal(
+      store_task_take(st, t[5], "wang.fang", STORE_TAKE_CLAIM, NULL, 0, NULL),
+      RC_OK);
+  expect_kept(st, "phone");
+  assert_int_equal(
+      store_task_take(st, t[5], "li.wei", STORE_TAKE_ASSIGN, NULL, 0, NULL),
+      RC_OK);
+  assert_int_equal(
+      store_task_take(st, t[0], "li.wei", STORE_TAKE_ASSIGN, NULL, 0, NULL),
+      RC_OK);
+  /* refused: a claim of a claimed task changes nothing */
+  assert_int_equal(
+      store_task_take(st, t[3], "wang.fang", STORE_TAKE_CLAIM, NULL, 0, NULL),
+      RC_ECONFLICT);
+  expect_kept(st, "phone");
+  /* done, claimed or open; done again is refused and counts nothing */
+  assert_int_equal(store_task_complete(st, t[3], "done", "{}", 5, NULL), RC_OK);
+  assert_int_equal(store_task_complete(st, t[1], "done", "{}", 5, NULL), RC_OK);
+  assert_int_equal(store_task_complete(st, t[1], "done", "{}", 5, NULL),
+                   RC_ECONFLICT);
+  expect_kept(st, "phone");
+  /* a transaction rolled back counts nothing; a savepoint rolled back
+   * only its own */
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  x = add_task(st, "L1", "phone", BASE + 3600000LL, 0, NULL);
+  assert_int_equal(
+      store_task_take(st, t[6], "li.wei", STORE_TAKE_CLAIM, NULL, 0, NULL),
+      RC_OK);
+  store_rollback(st);
+  expect_kept(st, "phone");
+  assert_int_equal(store_begin(st, &err), RC_OK);
+  x = add_task(st, "L1", "phone", BASE + 3600000LL, 0, NULL);
+  assert_int_equal(store_savepoint(st, &err), RC_OK);
+  assert_int_equal(
+      store_task_take(st, x, "li.wei", STORE_TAKE_CLAIM, NULL, 0, NULL), RC_OK);
+  assert_int_equal(store_task_complete(st, t[6], "done", "{}", 5, NULL), RC_OK);
+  assert_int_equal(store_rollback_to(st, &err), RC_OK);
+  assert_int_equal(store_savepoint(st, &err), RC_OK);
+  assert_int_equal(
+      store_task_take(st, t[7], "wang.fang", STORE_TAKE_CLAIM, NULL, 0, NULL),
+      RC_OK);
+  assert_int_equal(store_release(st, &err), RC_OK);
+  assert_int_equal(store_commit(st, &err), RC_OK);
+  expect_kept(st, "phone");
+  /* L2 leaves its state: its waiting tasks but the kept one go */
+  assert_int_equal(store_tasks_cancel_scoped(st, "L2", NULL), RC_OK);
+  expect_kept(st, "phone");
+  assert_int_equal(count_rows("SELECT count(*) FROM tasks WHERE case_id = "
+                              "'L2' AND status IN ('open', 'claimed')"),
+                   1);
+  /* a long queue and assignee */
+  assert_int_equal(
+      store_task_take(st, t[11], longu, STORE_TAKE_CLAIM, NULL, 0, NULL),
+      RC_OK);
+  expect_kept(st, longq);
+  assert_int_equal(count_rows("SELECT count(*) FROM figures_tasks WHERE "
+                              "length(queue) = 199 AND length(assignee) = "
+                              "149 AND n = 1"),
+                   1);
+  assert_int_equal(store_task_complete(st, t[11], "done", "{}", 5, NULL),
+                   RC_OK);
+  expect_kept(st, longq);
+  expect_kept(st, "field");
+  store_close(st);
+}
+
+/* A book of schema 37 gets My work's counts from its tasks at the step to
+ * 38 (PostgreSQL's 24: test_pg_schema), and they are kept after. */
+static void test_step_38_counts_the_waiting_tasks(void **state) {
+  store *st;
+  int64_t a, b;
+  (void)state;
+  SQLITE_ONLY("SQLite's step 38 (PostgreSQL's 24 is test_pg_schema's)");
+  st = open_store();
+  add_case(st, "L1");
+  a = add_task(st, "L1", "phone", 0, 0, NULL);
+  b = add_task(st, "L1", "phone", BASE + 3600000LL, 0, NULL);
+  add_task(st, "L1", "phone", BASE + 2 * DAY_MS, 0, NULL);
+  add_task(st, "L1", "field", BASE, 0, NULL);
+  store_task_take(st, b, "li.wei", STORE_TAKE_CLAIM, NULL, 0, NULL);
+  store_task_complete(st, a, "done", "{}", 5, NULL);
+  store_close(st);
+  exec_sql("DROP TABLE figures_tasks; PRAGMA user_version = 37;");
+  st = open_store();
+  assert_int_equal(count_rows("PRAGMA user_version"), store_schema_version());
+  assert_int_equal(count_rows("SELECT count(*) FROM figures_tasks"), 3);
+  expect_kept(st, "phone");
+  add_task(st, "L1", "phone", BASE + 3600000LL, 0, NULL);
+  assert_int_equal(store_task_complete(st, b, "done", "{}", 5, NULL), RC_OK);
+  expect_kept(st, "phone");
+  expect_kept(st, "field");
+  store_close(st);
+}
+
 /* One person's tasks (GET /v1/tasks?assignee=): those they hold, in id
  * order, paged by id, never another's, with the status and queue filters
  * as without; on SQLite read down tasks_assignee. */
@@ -7303,6 +7507,10 @@ int main(void) {
           teardown),
       cmocka_unit_test_setup_teardown(
           test_work_page_orders_due_now_then_priority, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_work_counts_are_kept_through_every_task_write, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_step_38_counts_the_waiting_tasks,
+                                      setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_work_areas_count_the_days_tasks_by_area, setup, teardown),
       cmocka_unit_test_setup_teardown(test_message_read_gives_one_message,

@@ -235,14 +235,16 @@ int query_work_page(query *q, const char *queue, rc_time now, int part,
 /* The queues that have waiting tasks, a row each (queue). */
 int query_work_queues(query *q, store_row_fn fn, void *ud, rc_error *err);
 /* A queue's waiting tasks due now, and due before day_end; user as for
- * query_work_page (a named agent counts what its list shows). */
+ * query_work_page (a named agent counts what its list shows). From the
+ * counts kept by day (schema 38) and the tasks of the day each bound
+ * falls in: a day's tasks read, not the queue's. */
 int query_work_counts(query *q, const char *queue, rc_time now, rc_time day_end,
                       const char *user, int64_t *due_now, int64_t *today,
                       rc_error *err);
 /* A queue's waiting tasks due before day_end by their borrower's area,
  * a row each (area, "" for none; n), counted over at most max of them:
  * each costs a case and a borrower read, where query_work_counts reads
- * the index alone. */
+ * kept counts and an index. */
 int query_work_areas(query *q, const char *queue, rc_time day_end,
                      const char *user, int max, store_row_fn fn, void *ud,
                      rc_error *err);

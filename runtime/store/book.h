@@ -79,7 +79,8 @@
   "UNION ALL SELECT 'figures_days amount', " BOOK_SUM("amount")               \
   " FROM figures_days "                                                       \
   "UNION ALL SELECT 'figures_rolls cases', " BOOK_SUM("cases")                \
-  " FROM figures_rolls"
+  " FROM figures_rolls "                                                      \
+  "UNION ALL SELECT 'figures_tasks n', " BOOK_SUM("n") " FROM figures_tasks"
 
 /* SQLite's side (sqlite_book.c), on the backend's connection; put and
  * put_table are the backend's cache of the last table's INSERT (the

@@ -5080,22 +5080,39 @@ static int op_work_queues(store *s, store_row_fn fn, void *ud, rc_error *err) {
               NULL, fn, ud, "work queues", err);
 }
 
+/* As SQLite's S_WORK_COUNTS: each bound's count is the kept counts of
+ * the queue's days before the one it falls in (figures_tasks, summed
+ * over slots) and that day's tasks up to it, read from tasks_queue. */
+#define WORK_COUNT(DAY, FROM, TO)                                            \
+  "((SELECT coalesce(sum(n), 0) FROM figures_tasks WHERE queue = $1 AND "    \
+  "day < " DAY " AND ($8::text IS NULL OR claimed = 0 OR assignee = $8)) "   \
+  "+ (SELECT count(*) FROM tasks WHERE queue = $1 AND status IN ('open', "   \
+  "'claimed') AND due >= " FROM " AND due < " TO ") - (SELECT count(*) "     \
+  "FROM tasks WHERE $8::text IS NOT NULL AND queue = $1 AND status = "       \
+  "'claimed' AND due >= " FROM " AND due < " TO " AND assignee IS DISTINCT " \
+  "FROM $8))::bigint"
+
 static int op_work_counts(store *s, const char *queue, rc_time now,
                           rc_time day_end, const char *user, int64_t *due_now,
                           int64_t *today, rc_error *err) {
+  const int64_t day_ms = 24 * 60 * 60 * 1000LL;
+  rc_time bound[2] = {now + 1, day_end}; /* due <= now; due < day_end */
   args a = {0};
   PGresult *r;
   int rc;
 
   a_text(&a, queue);
-  a_int(&a, now);
-  a_int(&a, day_end);
+  for (int i = 0; i < 2; i++) {
+    int64_t day =
+        bound[i] >= 0 ? bound[i] / day_ms : -1 - (-1 - bound[i]) / day_ms;
+    a_int(&a, day);
+    a_int(&a, day * day_ms);
+    a_int(&a, bound[i]);
+  }
   a_text(&a, user);
   rc = one(PG(s),
-           "SELECT count(*) FILTER (WHERE coalesce(due, 0) <= $2), count(*) "
-           "FILTER (WHERE coalesce(due, 0) < $3) FROM tasks WHERE queue = $1 "
-           "AND status IN ('open', 'claimed') AND ($4::text IS NULL OR "
-           "status = 'open' OR assignee = $4)",
+           "SELECT " WORK_COUNT("$2::bigint", "$3::bigint", "$4::bigint") ", "
+           WORK_COUNT("$5::bigint", "$6::bigint", "$7::bigint"),
            &a, "count work", &r, err);
   if (rc != RC_OK) return rc == RC_ENOTFOUND ? RC_ESTORE : rc;
   *due_now = int_col(r, 0, 0);
@@ -5103,6 +5120,7 @@ static int op_work_counts(store *s, const char *queue, rc_time now,
   PQclear(r);
   return RC_OK;
 }
+#undef WORK_COUNT
 
 /* As SQLite's S_WORK_AREAS: at most $3 of the tasks due today, each
  * one's case and borrower read after. */

@@ -999,9 +999,65 @@ static const char *const migrations[] = {
     "  PERFORM figures_arm_money_add(NEW.case_id, NEW.currency, NEW.amount);"
     "  RETURN NULL;"
     "END $$;",
-    /* 24: kept for another change of this session (renumbered when both
-     * are merged); nothing. */
-    "SELECT 1;",
+    /* 24: My work's counts kept, as SQLite's 38: the waiting tasks by
+     * queue, UTC day of their due time (-1: none, or before 1970),
+     * whether claimed and by whom, counted from the rows into slot 0. A
+     * trigger keeps them for every writer (a task is written at a
+     * person's pace, or once by the step that opens it), in the
+     * connection's slot as the other counters; a row whose count comes
+     * to 0 goes, so that a queue's past days do not pile up. */
+    "CREATE TABLE figures_tasks("
+    "  queue text COLLATE \"C\" NOT NULL, day bigint NOT NULL,"
+    "  claimed integer NOT NULL, assignee text COLLATE \"C\" NOT NULL,"
+    "  n bigint NOT NULL, slot integer NOT NULL DEFAULT 0,"
+    "  PRIMARY KEY (queue, day, claimed, assignee, slot));"
+    "INSERT INTO figures_tasks(queue, day, claimed, assignee, n, slot)"
+    "  SELECT queue, CASE WHEN due IS NULL OR due < 0 THEN -1"
+    "  ELSE due / 86400000 END, CASE WHEN status = 'claimed' THEN 1 ELSE 0"
+    "  END, CASE WHEN status = 'claimed' THEN coalesce(assignee, '')"
+    "  ELSE '' END, count(*), 0 FROM tasks"
+    "  WHERE status IN ('open', 'claimed') AND queue IS NOT NULL"
+    "  GROUP BY 1, 2, 3, 4;"
+    "CREATE FUNCTION figures_task_add(q text, d bigint, s text, a text,"
+    "  k bigint) RETURNS void LANGUAGE plpgsql AS $$"
+    "  DECLARE dy bigint; c integer; who text; m bigint; BEGIN"
+    "  IF q IS NULL OR s IS NULL OR s NOT IN ('open', 'claimed') THEN"
+    "    RETURN;"
+    "  END IF;"
+    "  dy := CASE WHEN d IS NULL OR d < 0 THEN -1 ELSE d / 86400000 END;"
+    "  c := CASE WHEN s = 'claimed' THEN 1 ELSE 0 END;"
+    "  who := CASE WHEN s = 'claimed' THEN coalesce(a, '') ELSE '' END;"
+    "  INSERT INTO figures_tasks AS f(queue, day, claimed, assignee, n, slot)"
+    "    VALUES (q, dy, c, who, k, figures_slot())"
+    "    ON CONFLICT (queue, day, claimed, assignee, slot) DO UPDATE SET"
+    "    n = f.n + k RETURNING f.n INTO m;"
+    "  IF m = 0 THEN"
+    "    DELETE FROM figures_tasks WHERE queue = q AND day = dy"
+    "      AND claimed = c AND assignee = who AND slot = figures_slot()"
+    "      AND n = 0;"
+    "  END IF;"
+    "END $$;"
+    "CREATE FUNCTION figures_task() RETURNS trigger LANGUAGE plpgsql AS $$"
+    "  BEGIN"
+    "  IF TG_OP <> 'INSERT' THEN"
+    "    PERFORM figures_task_add(OLD.queue, OLD.due, OLD.status,"
+    "      OLD.assignee, -1);"
+    "  END IF;"
+    "  IF TG_OP <> 'DELETE' THEN"
+    "    PERFORM figures_task_add(NEW.queue, NEW.due, NEW.status,"
+    "      NEW.assignee, 1);"
+    "  END IF;"
+    "  RETURN NULL;"
+    "END $$;"
+    "CREATE TRIGGER figures_task_row AFTER INSERT OR DELETE ON tasks"
+    "  FOR EACH ROW EXECUTE FUNCTION figures_task();"
+    "CREATE TRIGGER figures_task_change"
+    "  AFTER UPDATE OF queue, due, status, assignee ON tasks FOR EACH ROW"
+    "  WHEN (OLD.queue IS DISTINCT FROM NEW.queue"
+    "    OR OLD.due IS DISTINCT FROM NEW.due"
+    "    OR OLD.status IS DISTINCT FROM NEW.status"
+    "    OR OLD.assignee IS DISTINCT FROM NEW.assignee)"
+    "  EXECUTE FUNCTION figures_task();",
     /* 25: a message waits on a move, as SQLite's 39: its step keeps the
      * key of the move it was written after (its own step's, when that
      * step moved the case; else the case's mover then), and its case has

@@ -243,6 +243,9 @@ enum {
   S_ARMS_CLOSED_PAID,
   S_FIGURES_MSG_ADD,
   S_FIGURES_MSG_COUNT,
+  S_FIGURES_TASK_ADD,
+  S_FIGURES_TASK_GONE,
+  S_TASKS_CANCELLING,
   S_MESSAGE_STATUS_GET,
   S_FIGURES_STATES,
   S_FIGURES_DUE,
@@ -378,6 +381,16 @@ enum {
   "employer_name, employer_phone, employer_address, do_not_contact, "    \
   "ceased, area, contacts_packed) VALUES (?1, coalesce(?2, ''), ?3, ?4, " \
   "?5, ?6, ?7, ?8, ?9, ?10, ?11, coalesce(?12, '" SQLITE_CONTACTS_NONE "'))"
+
+/* My work's count of a queue's waiting tasks due before a bound (see
+ * S_WORK_COUNTS). */
+#define WORK_COUNT(DAY, FROM, TO)                                            \
+  "((SELECT coalesce(sum(n), 0) FROM figures_tasks WHERE queue = ?1 AND "    \
+  "day < " DAY " AND (?8 IS NULL OR claimed = 0 OR assignee = ?8)) + "       \
+  "(SELECT count(*) FROM tasks WHERE queue = ?1 AND status IN ('open', "     \
+  "'claimed') AND due >= " FROM " AND due < " TO ") - (SELECT count(*) "     \
+  "FROM tasks WHERE ?8 IS NOT NULL AND queue = ?1 AND status = 'claimed' "   \
+  "AND due >= " FROM " AND due < " TO " AND assignee IS NOT ?8))"
 
 static const char *const sql[S_COUNT] = {
     [S_BEGIN] = "BEGIN IMMEDIATE",
@@ -722,7 +735,7 @@ static const char *const sql[S_COUNT] = {
                      "ORDER BY id",
     [S_TASKS_ALL] = "SELECT " TASK_COLS " FROM tasks ORDER BY id",
     [S_TASK_GET] =
-        "SELECT case_id, kind, status, outcome, result, queue, assignee "
+        "SELECT case_id, kind, status, outcome, result, queue, assignee, due "
         "FROM tasks WHERE id = ?1",
     [S_TASK_COMPLETE] =
         "UPDATE tasks SET status = 'done', outcome = ?2, result = ?3, "
@@ -1096,19 +1109,17 @@ static const char *const sql[S_COUNT] = {
         "(SELECT min(queue) FROM tasks WHERE (status = 'open' OR status = "
         "'claimed') AND queue > q.name) FROM q WHERE q.name IS NOT NULL) "
         "SELECT name AS queue FROM q WHERE name IS NOT NULL",
-    /* Due now and due today (before ?3, the end of the local day), from
-     * the index alone; for a named agent (?4), less the claimed tasks a
-     * colleague holds (its list does not show them): a row read each of
-     * those few only, where naming assignee in the first count would
-     * read every task's row (+17 % at 30,000 tasks). */
-    [S_WORK_COUNTS] =
-        "SELECT a.n - b.n, a.t - b.t FROM (SELECT coalesce(sum(coalesce("
-        "due, 0) <= ?2), 0) AS n, coalesce(sum(coalesce(due, 0) < ?3), 0) "
-        "AS t FROM tasks WHERE queue = ?1 AND (status = 'open' OR status = "
-        "'claimed')) a, (SELECT coalesce(sum(coalesce(due, 0) <= ?2), 0) AS "
-        "n, coalesce(sum(coalesce(due, 0) < ?3), 0) AS t FROM tasks WHERE "
-        "?4 IS NOT NULL AND queue = ?1 AND status = 'claimed' AND assignee "
-        "IS NOT ?4) b",
+    /* Due now and due today: each the kept counts of the queue's days
+     * before the one its bound falls in (figures_tasks, schema 38), and
+     * that day's tasks up to the bound read from tasks_queue's entries
+     * (?2 the day, ?3 its start, ?4 the bound: now + 1; ?5, ?6, ?7 the
+     * same for the end of the local day). For a named agent (?8), less
+     * what colleagues hold: their rows of the counts, and of the day's
+     * tasks the claimed ones whose assignee is not the agent (a row read
+     * each of those few, where naming the assignee in the first count
+     * would read every task's row). */
+    [S_WORK_COUNTS] = "SELECT " WORK_COUNT("?2", "?3", "?4") ", " WORK_COUNT(
+        "?5", "?6", "?7"),
     /* The same tasks due today by their borrower's area: at most ?3 of
      * them read from the index, then each one's case and borrower. A
      * case or borrower not found counts as no area, so that the areas
@@ -1183,6 +1194,20 @@ static const char *const sql[S_COUNT] = {
     [S_FIGURES_MSG_COUNT] =
         "SELECT coalesce((SELECT messages FROM figures_messages WHERE "
         "status = ?1), 0)",
+    /* My work's kept counts (schema 38): the key's day and claimed come
+     * as the text of figure keys. */
+    [S_FIGURES_TASK_ADD] =
+        "INSERT INTO figures_tasks(queue, day, claimed, assignee, n) VALUES "
+        "(?1, CAST(?2 AS INTEGER), CAST(?3 AS INTEGER), ?4, ?5) ON CONFLICT "
+        "DO UPDATE SET n = n + excluded.n",
+    [S_FIGURES_TASK_GONE] =
+        "DELETE FROM figures_tasks WHERE queue = ?1 AND day = CAST(?2 AS "
+        "INTEGER) AND claimed = CAST(?3 AS INTEGER) AND assignee = ?4 AND "
+        "n = 0",
+    /* What a cancel takes out of them, read before it. */
+    [S_TASKS_CANCELLING] =
+        "SELECT queue, due, status, assignee FROM tasks WHERE case_id = ?1 "
+        "AND NOT keep AND status IN ('open','claimed')",
     [S_MESSAGE_STATUS_GET] = "SELECT status FROM messages WHERE id = ?1",
     [S_FIGURES_STATES] =
         "SELECT workflow, state, cases, balance, errors, closed, currency "
@@ -1745,15 +1770,15 @@ static void bind_scope(sqlite3_stmt *s, int i, const store_scope *scope);
 /* One counter row and what the transaction adds to it: v is the
  * released part, written at commit; sp the open savepoint's (one event),
  * dropped if it rolls back. */
-/* The counter tables: figures_days, _states, _due, _messages. */
-enum { FIG_DAY, FIG_STATE, FIG_DUE, FIG_MSG };
+/* The counter tables: figures_days, _states, _due, _messages, _tasks. */
+enum { FIG_DAY, FIG_STATE, FIG_DUE, FIG_MSG, FIG_TASK };
 typedef struct figure_sum {
   int kind;
   char key[FIGURE_KEY_MAX]; /* its key's parts, each NUL-ended */
   size_t len;
   int64_t v[4], sp[4]; /* FIG_DAY: n, amount; FIG_STATE: cases, balance,
                           errors, closed; FIG_DUE: cases, balance;
-                          FIG_MSG: messages */
+                          FIG_MSG: messages; FIG_TASK: n */
 } figure_sum;
 
 /* A failure that rolled the transaction back is kept: its caller may
@@ -2410,15 +2435,21 @@ static void figure_parts(const figure_sum *f, const char *part[5]) {
 static int figure_write(sq *st, const figure_sum *f, const int64_t *v,
                         rc_error *err) {
   static const int which[] = {S_FIGURE_ADD, S_FIGURES_STATE_ADD,
-                              S_FIGURES_DUE_ADD, S_FIGURES_MSG_ADD};
-  static const int nkeys[] = {5, 3, 2, 1}, nvalues[] = {2, 4, 2, 1};
+                              S_FIGURES_DUE_ADD, S_FIGURES_MSG_ADD,
+                              S_FIGURES_TASK_ADD};
+  static const int nkeys[] = {5, 3, 2, 1, 4}, nvalues[] = {2, 4, 2, 1, 1};
   sqlite3_stmt *s = stmt(st, which[f->kind]);
   const char *part[5];
-  int k = nkeys[f->kind];
+  int k = nkeys[f->kind], rc;
   figure_parts(f, part);
   for (int i = 0; i < k; i++) bind_text(s, i + 1, part[i]);
   for (int i = 0; i < nvalues[f->kind]; i++)
     sqlite3_bind_int64(s, k + i + 1, v[i]);
+  rc = exec_stmt(st, s, err, "figures");
+  /* A task count that fell to 0 goes (schema 38). */
+  if (rc != RC_OK || f->kind != FIG_TASK || v[0] >= 0) return rc;
+  s = stmt(st, S_FIGURES_TASK_GONE);
+  for (int i = 0; i < k; i++) bind_text(s, i + 1, part[i]);
   return exec_stmt(st, s, err, "figures");
 }
 
@@ -2561,6 +2592,117 @@ static int messages_move(sq *st, const char *from, const char *to, int64_t n,
     int64_t v[4] = {n, 0, 0, 0};
     rc = figures_add(st, FIG_MSG, &to, 1, v, err);
   }
+  return rc;
+}
+
+/* --- My work's kept counts (figures_tasks, schema 38) ------------------ */
+
+#define TASK_DAY_MS (24 * 60 * 60 * 1000LL)
+
+/* A count's key written whole and at once: figures_add cuts a long part
+ * (a name figures group by), where a count is looked up by its queue and
+ * assignee. */
+static int task_count_write(sq *st, const char *const key[4], int64_t n,
+                            rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_FIGURES_TASK_ADD);
+  int rc;
+  for (int i = 0; i < 4; i++) bind_text(s, i + 1, key[i]);
+  sqlite3_bind_int64(s, 5, n);
+  if ((rc = exec_stmt(st, s, err, "figures")) != RC_OK || n >= 0) return rc;
+  s = stmt(st, S_FIGURES_TASK_GONE);
+  for (int i = 0; i < 4; i++) bind_text(s, i + 1, key[i]);
+  return exec_stmt(st, s, err, "figures");
+}
+
+/* Adds sign to the count of a task as it is: its queue, due time (none:
+ * has_due 0), status and assignee; nothing when it is not waiting in a
+ * queue. The day is SQLITE_TASK_DAY's; an open task's assignee is
+ * not its key's (anyone may claim it). */
+static int task_count(sq *st, const char *queue, int64_t due, int has_due,
+                      const char *status, const char *assignee, int sign,
+                      rc_error *err) {
+  int64_t v[4] = {sign, 0, 0, 0};
+  const char *key[4];
+  char day[24];
+  int claimed;
+  if (!queue || !status) return RC_OK;
+  claimed = !strcmp(status, "claimed");
+  if (!claimed && strcmp(status, "open")) return RC_OK;
+  snprintf(day, sizeof day, "%lld",
+           (long long)(!has_due || due < 0 ? -1 : due / TASK_DAY_MS));
+  key[0] = queue;
+  key[1] = day;
+  key[2] = claimed ? "1" : "0";
+  key[3] = claimed && assignee ? assignee : "";
+  if (strlen(key[0]) > FIGURE_PART || strlen(key[3]) > FIGURE_PART)
+    return task_count_write(st, key, sign, err);
+  return figures_add(st, FIG_TASK, key, 4, v, err);
+}
+
+/* A task as its count keys it, read before a write changes it. Owns its
+ * text: the write comes after the read's statement is reset. */
+typedef struct task_was {
+  char *queue, *status, *assignee; /* owned; NULL for none */
+  int64_t due;
+  int has_due;
+} task_was;
+
+static void task_was_free(task_was *w) {
+  free(w->queue);
+  free(w->status);
+  free(w->assignee);
+  memset(w, 0, sizeof *w);
+}
+
+static char *col_dup(sqlite3_stmt *s, int col, int *oom) {
+  const char *t = (const char *)sqlite3_column_text(s, col);
+  char *d = t ? strdup(t) : NULL;
+  if (t && !d) *oom = 1;
+  return d;
+}
+
+/* From the row s stands on: the columns of queue, due, status and
+ * assignee. RC_ENOMEM when a copy cannot be made. */
+static int task_was_read(task_was *w, sqlite3_stmt *s, int queue, int due,
+                         int status, int assignee, rc_error *err) {
+  int oom = 0;
+  memset(w, 0, sizeof *w);
+  w->queue = col_dup(s, queue, &oom);
+  w->status = col_dup(s, status, &oom);
+  w->assignee = col_dup(s, assignee, &oom);
+  w->has_due = sqlite3_column_type(s, due) != SQLITE_NULL;
+  w->due = sqlite3_column_int64(s, due);
+  if (!oom) return RC_OK;
+  task_was_free(w);
+  return rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+}
+
+/* Moves a task's count from what it was to status and assignee. */
+static int task_was_moved(sq *st, const task_was *w, const char *status,
+                          const char *assignee, rc_error *err) {
+  int rc = task_count(st, w->queue, w->due, w->has_due, w->status, w->assignee,
+                      -1, err);
+  if (rc == RC_OK && status)
+    rc = task_count(st, w->queue, w->due, w->has_due, status, assignee, 1, err);
+  return rc;
+}
+
+/* Task id as its count keys it (S_TASK_GET); RC_ENOTFOUND when there is
+ * no such task. */
+static int task_was_get(sq *st, int64_t id, task_was *w, rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_TASK_GET);
+  int rc;
+  memset(w, 0, sizeof *w);
+  sqlite3_bind_int64(s, 1, id);
+  rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW)
+    rc = task_was_read(w, s, 5, 7, 2, 6, err);
+  else if (rc == SQLITE_DONE)
+    rc = RC_ENOTFOUND;
+  else
+    rc = fail(st, err, "read task");
+  sqlite3_reset(s);
+  sqlite3_clear_bindings(s);
   return rc;
 }
 
@@ -6764,6 +6906,8 @@ static int sq_task_insert(sq *st, const store_task *t, int64_t *id,
     sqlite3_bind_double(s, 11, t->priority);
   rc = exec_stmt(st, s, err, "create task");
   if (id) *id = rc == RC_OK ? sqlite3_last_insert_rowid(st->db) : 0;
+  if (rc == RC_OK)
+    rc = task_count(st, t->queue, t->due, t->due != 0, "open", NULL, 1, err);
   if (rc != RC_OK || t->keep) return rc;
   /* The case's row says it has one, unless the transaction knows it does
    * already (a dirty clear has not been written: the row still says 1). */
@@ -6816,17 +6960,24 @@ static int sq_task_get(sq *st, int64_t id, store_task_info *out,
 
 static int sq_task_complete(sq *st, int64_t id, const char *outcome,
                             const char *result, rc_time at, rc_error *err) {
-  sqlite3_stmt *s = stmt(st, S_TASK_COMPLETE);
-  int rc;
+  sqlite3_stmt *s;
+  task_was was;
+  int rc = task_was_get(st, id, &was, err);
+  if (rc != RC_OK && rc != RC_ENOTFOUND) return rc;
+  s = stmt(st, S_TASK_COMPLETE);
   sqlite3_bind_int64(s, 1, id);
   bind_text(s, 2, outcome);
   bind_text(s, 3, result);
   sqlite3_bind_int64(s, 4, at);
-  if ((rc = exec_stmt(st, s, err, "complete task")) != RC_OK) return rc;
-  if (sqlite3_changes(st->db) == 0)
-    return rc_error_set(err, RC_ECONFLICT, "task",
+  if ((rc = exec_stmt(st, s, err, "complete task")) == RC_OK) {
+    if (sqlite3_changes(st->db) == 0)
+      rc = rc_error_set(err, RC_ECONFLICT, "task",
                         "task %lld is already closed", (long long)id);
-  return RC_OK;
+    else
+      rc = task_was_moved(st, &was, NULL, NULL, err);
+  }
+  task_was_free(&was);
+  return rc;
 }
 
 /* --- whether a case has tasks its state's change cancels (tasks_open) - */
@@ -6850,6 +7001,37 @@ static void tasks_seen(sq *st, const char *id, int open, int dirty) {
   st->tasks.dirty = dirty;
 }
 
+/* The counts of the tasks a cancel is about to take out, taken out
+ * first: in the cancel's transaction, which fails whole if it does. Read
+ * whole before any count is written; a case holds a few. */
+static int tasks_cancel_counted(sq *st, const char *case_id, rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_TASKS_CANCELLING);
+  task_was *was = NULL;
+  int n = 0, cap = 0, rc = RC_OK, step;
+  bind_text(s, 1, case_id);
+  while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+    if (n == cap) {
+      task_was *more = realloc(was, sizeof *was * (size_t)(cap = cap * 2 + 4));
+      if (!more) {
+        rc = rc_error_set(err, RC_ENOMEM, NULL, "out of memory");
+        break;
+      }
+      was = more;
+    }
+    if ((rc = task_was_read(&was[n], s, 0, 1, 2, 3, err)) != RC_OK) break;
+    n++;
+  }
+  if (rc == RC_OK && step != SQLITE_DONE) rc = fail(st, err, "cancel tasks");
+  sqlite3_reset(s);
+  sqlite3_clear_bindings(s);
+  for (int i = 0; i < n; i++) {
+    if (rc == RC_OK) rc = task_was_moved(st, &was[i], NULL, NULL, err);
+    task_was_free(&was[i]);
+  }
+  free(was);
+  return rc;
+}
+
 /* Every transition asks; most cases have no task, which their row, read
  * by the step, says. */
 static int sq_tasks_cancel_scoped(sq *st, const char *case_id, rc_error *err) {
@@ -6858,6 +7040,7 @@ static int sq_tasks_cancel_scoped(sq *st, const char *case_id, rc_error *err) {
   if (st->base.depth > 0 && st->tasks.known && !st->tasks.open &&
       !strcmp(st->tasks.case_id, case_id))
     return RC_OK;
+  if ((rc = tasks_cancel_counted(st, case_id, err)) != RC_OK) return rc;
   s = stmt(st, S_TASKS_CANCEL);
   bind_text(s, 1, case_id);
   rc = exec_stmt(st, s, err, "cancel tasks");
@@ -7121,15 +7304,20 @@ static int sq_plan_each(sq *st, const char *case_id, store_row_fn fn, void *ud,
 static int sq_task_claim(sq *st, int64_t id, const char *assignee,
                          char *case_id, size_t size, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_TASK_GET);
+  task_was was = {0};
   int rc, open_ = 0;
   sqlite3_bind_int64(s, 1, id);
   rc = sqlite3_step(s);
   if (rc == SQLITE_ROW) {
     snprintf(case_id, size, "%s", (const char *)sqlite3_column_text(s, 0));
     open_ = strcmp((const char *)sqlite3_column_text(s, 2), "open") == 0;
+    if (open_ && task_was_read(&was, s, 5, 7, 2, 6, err) != RC_OK)
+      rc = SQLITE_NOMEM;
   }
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE) fail(st, err, "read task");
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE && rc != SQLITE_NOMEM)
+    fail(st, err, "read task");
   sqlite3_reset(s);
+  if (rc == SQLITE_NOMEM) return RC_ENOMEM;
   if (rc != SQLITE_ROW && rc != SQLITE_DONE) return RC_ESTORE;
   if (rc != SQLITE_ROW)
     return rc_error_set(err, RC_ENOTFOUND, "task", "unknown task %lld",
@@ -7140,7 +7328,11 @@ static int sq_task_claim(sq *st, int64_t id, const char *assignee,
   s = stmt(st, S_TASK_CLAIM);
   sqlite3_bind_int64(s, 1, id);
   bind_text(s, 2, assignee);
-  return exec_stmt(st, s, err, "claim task");
+  rc = exec_stmt(st, s, err, "claim task");
+  if (rc == RC_OK && sqlite3_changes(st->db) > 0)
+    rc = task_was_moved(st, &was, "claimed", assignee, err);
+  task_was_free(&was);
+  return rc;
 }
 
 static int sq_report_states(sq *st, store_row_fn fn, void *ud, rc_error *err) {
@@ -7874,11 +8066,17 @@ static int sq_work_counts(sq *st, const char *queue, rc_time now,
                           rc_time day_end, const char *user, int64_t *due_now,
                           int64_t *today, rc_error *err) {
   sqlite3_stmt *s = stmt(st, S_WORK_COUNTS);
+  rc_time bound[2] = {now + 1, day_end}; /* due <= now; due < day_end */
   int rc;
   bind_text(s, 1, queue);
-  sqlite3_bind_int64(s, 2, now);
-  sqlite3_bind_int64(s, 3, day_end);
-  bind_text(s, 4, user);
+  for (int i = 0; i < 2; i++) {
+    int64_t day = bound[i] >= 0 ? bound[i] / TASK_DAY_MS
+                                : -1 - (-1 - bound[i]) / TASK_DAY_MS;
+    sqlite3_bind_int64(s, 2 + 3 * i, day);
+    sqlite3_bind_int64(s, 3 + 3 * i, day * TASK_DAY_MS);
+    sqlite3_bind_int64(s, 4 + 3 * i, bound[i]);
+  }
+  bind_text(s, 8, user);
   rc = sqlite3_step(s);
   if (rc == SQLITE_ROW) {
     *due_now = sqlite3_column_int64(s, 0);
@@ -7972,15 +8170,22 @@ static int sq_last_contact(sq *st, const char *case_id, const char *borrower_id,
 }
 
 static int sq_task_assign(sq *st, int64_t id, const char *user, rc_error *err) {
-  sqlite3_stmt *s = stmt(st, S_TASK_ASSIGN);
-  int rc;
+  sqlite3_stmt *s;
+  task_was was;
+  int rc = task_was_get(st, id, &was, err);
+  if (rc != RC_OK && rc != RC_ENOTFOUND) return rc;
+  s = stmt(st, S_TASK_ASSIGN);
   sqlite3_bind_int64(s, 1, id);
   bind_text(s, 2, user);
-  if ((rc = exec_stmt(st, s, err, "assign task")) != RC_OK) return rc;
-  if (sqlite3_changes(st->db) == 0)
-    return rc_error_set(err, RC_ECONFLICT, "task", "task %lld is not waiting",
+  if ((rc = exec_stmt(st, s, err, "assign task")) == RC_OK) {
+    if (sqlite3_changes(st->db) == 0)
+      rc = rc_error_set(err, RC_ECONFLICT, "task", "task %lld is not waiting",
                         (long long)id);
-  return RC_OK;
+    else
+      rc = task_was_moved(st, &was, "claimed", user, err);
+  }
+  task_was_free(&was);
+  return rc;
 }
 /* --- figures for the console --------------------------------------------- */
 

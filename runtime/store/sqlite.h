@@ -178,6 +178,32 @@ int sqlite_contacts_differ(sqlite3 *db, int unread_too,
   " SET tasks_open = 1 WHERE id IN (SELECT case_id FROM tasks" \
   " WHERE NOT keep AND status IN ('open', 'claimed'));"
 
+/* A waiting task's day in figures_tasks (step 38): whole UTC days since
+ * 1970 of its due time. One without a due (My work takes it as due at
+ * 0) or due before 1970 is kept at day -1, which every reader past 1970
+ * counts whole. The same text on PostgreSQL (pg_schema.c, 24). */
+#define SQLITE_TASK_DAY(DUE) \
+  "CASE WHEN " DUE " IS NULL OR " DUE " < 0 THEN -1 ELSE " DUE " / 86400000 END"
+
+/* The counts of figures_tasks as the tasks make them: a row a queue,
+ * day, whether claimed and by whom ('' for an open task, whoever it
+ * names). The step that adds them fills them so; check and the tests
+ * hold the kept ones to it (SQL both stores speak). */
+#define SQLITE_TASK_COUNTS_OF_ROWS                                         \
+  "SELECT queue, " SQLITE_TASK_DAY("due") " AS day, CASE WHEN status = "   \
+  "'claimed' THEN 1 ELSE 0 END AS claimed, CASE WHEN status = 'claimed' "  \
+  "THEN coalesce(assignee, '') ELSE '' END AS assignee, count(*) AS n "    \
+  "FROM tasks WHERE status IN ('open', 'claimed') AND queue IS NOT NULL "  \
+  "GROUP BY 1, 2, 3, 4"
+
+/* The keys whose kept count is not the rows' (n: kept less counted),
+ * summed over PostgreSQL's slots. */
+#define SQLITE_TASK_COUNTS_DIFFER                                          \
+  "SELECT queue, day, claimed, assignee, sum(n) AS n FROM (SELECT queue, " \
+  "day, claimed, assignee, n FROM figures_tasks UNION ALL SELECT queue, "  \
+  "day, claimed, assignee, -n FROM (" SQLITE_TASK_COUNTS_OF_ROWS ") r) d " \
+  "GROUP BY 1, 2, 3, 4 HAVING sum(n) <> 0"
+
 /* Why a statement of the SQLite store need not write the new cases an
  * import holds in memory before it runs (0: it writes them first). */
 enum {

@@ -389,6 +389,29 @@ static int odd_parted(sqlite3 *db, int64_t version, store_odd_fn fn, void *ud) {
   return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
+/* Queues whose counts kept for My work (figures_tasks, step 38) are not
+ * their tasks': a task written by hand, not through recoup (the store's
+ * own writes keep them, not a trigger). A read of every waiting task:
+ * a command's look. */
+static int odd_task_counts(sqlite3 *db, int64_t version, store_odd_fn fn,
+                           void *ud) {
+  sqlite3_stmt *s = NULL;
+  int rc;
+  if (version < 38) return SQLITE_OK;
+  if (sqlite3_prepare_v2(db,
+                         "SELECT queue, sum(abs(n)) FROM ("
+                         SQLITE_TASK_COUNTS_DIFFER ") GROUP BY queue "
+                         "ORDER BY queue",
+                         -1, &s, NULL) != SQLITE_OK)
+    return sqlite3_errcode(db);
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+    fn(ud, &(store_odd){.what = "task_counts",
+                        .id = (const char *)sqlite3_column_text(s, 0),
+                        .cases = sqlite3_column_int64(s, 1)});
+  sqlite3_finalize(s);
+  return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
 /* The book's checks generation as stored (NULL: the book has none, a
  * NULL value reads as no text), for check to say what the next start
  * does with it (engine.c, "checks generations"). */
@@ -456,7 +479,7 @@ int store_book_odd(const char *path, store_odd_fn fn, void *ud, rc_error *err) {
              odd_ids(db, "borrower", "SELECT id FROM borrowers", fn, ud) ||
              odd_parted(db, v, fn, ud) || odd_timers(db, fn, ud) ||
              odd_contacts(db, v, fn, ud) || odd_workflows(db, fn, ud) ||
-             odd_checks(db, fn, ud)) {
+             odd_task_counts(db, v, fn, ud) || odd_checks(db, fn, ud)) {
     if (sqlite3_errcode(db) == SQLITE_BUSY)
       rc = odd_busy(path, err);
     else

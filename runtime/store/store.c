@@ -1521,7 +1521,7 @@ const char *const store_book_tables[] = {
     "figures_states", "figures_due",  "figures_messages",
     "figures_promises", "figures_arms", "figures_arms_money",
     "figures_days", "figures_promise_users", "figures_roll_log",
-    "figures_rolls", NULL};
+    "figures_rolls", "figures_tasks", NULL};
 
 int store_book_rows(store *st, const char *table, store_row_fn fn, void *ud,
                     rc_error *err) {
