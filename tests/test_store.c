@@ -7268,7 +7268,7 @@ static void test_waiting_messages_keep_their_fate_once_upgraded(void **state) {
       "('L1', 'B1', 'sms', 't', 'deferred', 1, 0, 'old', 5),"
       "('L1', 'B1', 'sms', 't', 'sent', 1, 0, 'new', 5),"
       "('L1', 'B1', 'sms', 't', 'queued', 1, 0, 'new', 7);"
-      "PRAGMA user_version = 37;");
+      "DROP TABLE figures_tasks; PRAGMA user_version = 37;");
   st = open_store();
   store_close(st);
   assert_int_equal(count_rows("PRAGMA user_version"), store_schema_version());
