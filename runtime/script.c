@@ -19,6 +19,7 @@
 #include "recoup/engine.h"
 #include "input.h"
 #include "lua_json.h"
+#include "lua_syntax.h"
 #include "script_priv.h"
 #include "task_decl.h"
 
@@ -376,6 +377,7 @@ static int load_script_file(lua_State *L, const char *path) {
   }
   lua_pushfstring(L, "@%s", path); /* chunkname */
   status = luaL_loadbufferx(L, buf, len, lua_tostring(L, -1), "t");
+  if (status == LUA_ERRSYNTAX) lua_syntax_hint(L, buf, len);
   free(buf);
   lua_remove(L, -2); /* chunk-or-error */
   return status;

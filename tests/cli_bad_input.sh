@@ -635,6 +635,22 @@ check_trial "a literal vars table without a var its template needs" \
   "trial/broken/workflows/trial.lua:26: template 'plan_offer' (sms, en) needs {vars.first_due}, which this case:send does not pass"
 check_trial "every problem counted" "15 problems in"
 
+# A Chinese input method's full-width comma outside a string, in a
+# workflow or a spec: named as the character, with the one to write. On
+# 0a67ea0 the message said "near '<\239>'", its first byte.
+fw="$work/fullwidth"
+rm -rf "$fw" && mkdir -p "$fw/tests" && cp -r "$fixtures/basic/recoup.lua" "$fixtures/basic/workflows" "$fw/"
+sed -i "s/initial = \"new\",/initial = \"new\"$(printf '\357\274\214')/" "$fw/workflows/basic.lua"
+expect_fixed "a full-width comma in a workflow is named" 1 \
+  "basic.lua:2: '}' expected (to close '{' at line 1) near '$(printf '\357\274\214')' (U+FF0C, as a Chinese input method types it: write ',')" -- \
+  "$recoup" check "$fw"
+absent "the byte is not all it says" '<\\239>'
+cp -r "$fixtures/basic/workflows" "$fw/"
+printf 'test("x", function(rt)\n  eq(1, 1%s\nend)\n' "$(printf '\357\274\211')" >"$fw/tests/fw_test.lua"
+expect_fixed "a full-width bracket in a spec is named" 1 \
+  "near '$(printf '\357\274\211')' (U+FF09, as a Chinese input method types it: write ')')" -- \
+  "$recoup" test "$fw"
+
 # Console users. Every message is printable UTF-8 (a hostile name is not
 # echoed back: expect checks), and no password reaches the output or the
 # database.
