@@ -635,6 +635,27 @@ check_trial "a literal vars table without a var its template needs" \
   "trial/broken/workflows/trial.lua:26: template 'plan_offer' (sms, en) needs {vars.first_due}, which this case:send does not pass"
 check_trial "every problem counted" "15 problems in"
 
+# `tick --now` on the institution's own book, live on the real clock
+# with cases, is refused, nothing done: on 0a67ea0 it fired every timer
+# up to TIME and left the live book a rehearsal that serve and the
+# nightly tick refuse. A copy given with --db rehearses.
+live="$work/live"
+rm -rf "$live" && mkdir -p "$live" && cp -r "$fixtures/basic/recoup.lua" "$fixtures/basic/workflows" "$live/"
+"$recoup" import "$fixtures/good.csv" "$live" --no-deliver >/dev/null 2>&1
+expect_fixed "tick --now on the live book is refused" 1 \
+  "the institution's book (service.db) runs on the real clock and holds cases: --now 2099-01-01 would make it a rehearsal for good" -- \
+  "$recoup" tick "$live" --now 2099-01-01
+also "and says how to rehearse" "rehearse on a copy: recoup backup var/rehearsal.db"
+expect_fixed "so is import --now into it, named by --db" 1 \
+  "--now 2099-01-01 would make it a rehearsal for good" -- \
+  "$recoup" import "$fixtures/good.csv" "$live" --db "$live/var/../var/recoup.db" --now 2099-01-01
+expect "the live book is still on the real clock" 0 "^tick: " -- \
+  "$recoup" tick "$live" --no-deliver
+absent "and not a rehearsal" "simulated clock"
+rm -f "$work/live-copy.db" && "$recoup" backup "$work/live-copy.db" "$live" >/dev/null
+expect "a copy named by --db rehearses" 0 "^tick: " -- \
+  "$recoup" tick "$live" --db "$work/live-copy.db" --now 2099-01-01
+
 # A Chinese input method's full-width comma outside a string, in a
 # workflow or a spec: named as the character, with the one to write. On
 # 0a67ea0 the message said "near '<\239>'", its first byte.
