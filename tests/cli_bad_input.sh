@@ -813,6 +813,12 @@ user "a login in capitals is offered in lowercase" 1 \
 user "a login with a space is offered joined" 1 \
   "name must be .*(lowercase): did you mean zhang_min?" "$work/pw" -- \
   "$recoup" user add "Zhang Min" --role agent "$fixtures/trial" --db "$qdb"
+# A login typed as the name people read (李雷): the login in a-z, offered
+# as its pinyin, and the name as --display-name. On 0a67ea0 it said only
+# "name must be 1 to 64 characters of a-z 0-9 . _ - (lowercase)".
+user "a login in Chinese is offered as pinyin with the name to display" 1 \
+  "recoup: name 李雷 is how people read the user: the login is in a-z 0-9 . _ - and the name goes to --display-name 李雷 (did you mean recoup user add li.lei --display-name 李雷?)" "$work/pw" -- \
+  "$recoup" user add 李雷 --role agent "$fixtures/trial" --db "$qdb"
 user "a queue with capitals and a space is offered as a queue's name" 1 \
   "queue 2 has 'C' at character 1 (did you mean call_back?)" /dev/null -- \
   "$recoup" user set dora --queues "phone,Call Back" "$fixtures/trial" --db "$qdb"
