@@ -635,6 +635,20 @@ check_trial "a literal vars table without a var its template needs" \
   "trial/broken/workflows/trial.lua:26: template 'plan_offer' (sms, en) needs {vars.first_due}, which this case:send does not pass"
 check_trial "every problem counted" "15 problems in"
 
+# A sheet's total row (合计 under the loans, as WPS and Excel keep it) is
+# refused saying so: on 0a67ea0 only "borrower_id is required" on the
+# last line, or "id is required" for a label in another column.
+{ head -3 "$fixtures/good.csv"
+  printf '合计,,,,,800000,,,,,,\n,,合　计：,,,800000,,,,,,\n,,王合计,,,100,,,,,,\n'
+} >"$work/total.csv"
+rm -f "$work/total.db"*
+expect_fixed "a total row is named as one" 1 \
+  "total.csv:4: column borrower_id: borrower_id is required (this row reads as the sheet's total row, '合计': delete it before saving)" -- \
+  "$recoup" import "$work/total.csv" "$fixtures/basic" --db "$work/total.db"
+also "its label in another column, blanks and a colon about it" \
+  "total.csv:5: column id: id is required (this row reads as the sheet's total row, '合　计：': delete it before saving)"
+also "a name holding the word is a name" "total.csv:6: column id: id is required$"
+
 # `tick --now` on the institution's own book, live on the real clock
 # with cases, is refused, nothing done: on 0a67ea0 it fired every timer
 # up to TIME and left the live book a rehearsal that serve and the
