@@ -448,6 +448,27 @@ static int date_hint(const char *s, char *buf, size_t size) {
   int part[3] = {0, 0, 0};
   char iso[16];
   rc_date d;
+  size_t digits = strspn(s, "0123456789");
+  /* A date cell saved as a number: 20260105, or the day number a sheet
+   * keeps under a cell formatted as General (46027, days since Excel's
+   * 1899-12-30; 36526 to 73050 are the years 2000 to 2099). */
+  if (digits == strlen(s) && (digits == 8 || digits == 5)) {
+    long n = strtol(s, NULL, 10);
+    if (digits == 8) {
+      snprintf(iso, sizeof iso, "%.4s-%.2s-%.2s", s, s + 4, s + 6);
+      if (clock_parse_date(iso, &d) != RC_OK) return 0;
+      snprintf(buf, size, " (write %s)", iso);
+      return 1;
+    }
+    if (n < 36526 || n > 73050) return 0;
+    d = clock_date_from_days(n - 25569);
+    clock_date_format(&d, iso, sizeof iso);
+    snprintf(buf, size,
+             " (a sheet's day number? in Excel and WPS %s is %s: format "
+             "the column as yyyy-mm-dd before saving)",
+             s, iso);
+    return 1;
+  }
   for (int k = 0; k < 3; k++) {
     int n = 0;
     for (; *s >= '0' && *s <= '9' && n < 4; s++, n++)
@@ -819,7 +840,7 @@ int case_input_parse(json_t *obj, int text, rc_clock *clk,
     return rc;
   if ((rc = get_string(&top, "due_date", &c->due_date, 10, err))) {
     json_t *given = field_get(&top, "due_date");
-    char hint[32];
+    char hint[160];
     if (text && json_is_string(given) &&
         date_hint(json_string_value(given), hint, sizeof hint))
       snprintf(err->message, sizeof err->message,
@@ -833,7 +854,7 @@ int case_input_parse(json_t *obj, int text, rc_clock *clk,
   if (c->due_date) {
     rc_date d;
     if (clock_parse_date(c->due_date, &d) != RC_OK) {
-      char hint[32] = "";
+      char hint[160] = "";
       if (text) date_hint(c->due_date, hint, sizeof hint);
       return rc_error_set(err, RC_EINVAL, "due_date",
                           "due_date '%s' is not a date such as 2026-01-31%s",

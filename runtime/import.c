@@ -442,6 +442,46 @@ static void more_cell_errors(importer *im, json_t *obj, int64_t line,
 }
 
 /* One record, read: refused, or parsed for the writer. */
+/* Whether a cell reads as a sheet's total row's label (合计, 总计, Total:),
+ * blanks inside and a colon after dropped ("合  计："). */
+static int total_label(const char *cell) {
+  static const char *const words[] = {"合计", "总计", "小计", "共计", "汇总",
+                                      "total", "sum", NULL};
+  char folded[32];
+  size_t n = 0;
+  for (const unsigned char *c = (const unsigned char *)cell; *c;) {
+    if (*c == ' ' || *c == '\t') {
+      c++;
+    } else if (c[0] == 0xE3 && c[1] == 0x80 && c[2] == 0x80) {
+      c += 3; /* U+3000 */
+    } else {
+      if (n + 1 >= sizeof folded) return 0;
+      folded[n++] = (char)(*c >= 'A' && *c <= 'Z' ? *c + 32 : *c);
+      c++;
+    }
+  }
+  folded[n] = '\0';
+  if (n && folded[n - 1] == ':') folded[--n] = '\0';
+  else if (n >= 3 && strcmp(folded + n - 3, "\xEF\xBC\x9A") == 0)
+    folded[n -= 3] = '\0'; /* U+FF1A, the full-width colon */
+  for (int i = 0; words[i]; i++)
+    if (strcmp(folded, words[i]) == 0) return 1;
+  return 0;
+}
+
+/* The total row's label a refused CSV row holds, or NULL: "id is
+ * required" or "borrower_id is required" on the last line of a sheet
+ * did not say that the row is the sheet's sum, to delete. */
+static const char *total_row(json_t *obj) {
+  const char *key;
+  json_t *v;
+  json_object_foreach(obj, key, v) {
+    if (json_is_string(v) && total_label(json_string_value(v)))
+      return json_string_value(v);
+  }
+  return NULL;
+}
+
 static void apply(importer *im, json_t *obj, int text, int64_t line) {
   rc_error err;
   item *it;
@@ -482,7 +522,16 @@ static void apply(importer *im, json_t *obj, int text, int64_t line) {
   if (rc != RC_OK) {
     case_input_free(&it->in);
     filling(im)->n--;
-    refuse(im, ITEM_REFUSED, line, err.field, err.message);
+    {
+      const char *label = text ? total_row(obj) : NULL;
+      char msg[sizeof err.message + 200];
+      if (label)
+        snprintf(msg, sizeof msg,
+                 "%s (this row reads as the sheet's total row, '%.40s': "
+                 "delete it before saving)",
+                 err.message, label);
+      refuse(im, ITEM_REFUSED, line, err.field, label ? msg : err.message);
+    }
     if (text && err.code != RC_ENOMEM) more_cell_errors(im, obj, line, &err);
     return;
   }

@@ -423,13 +423,26 @@ static int l_policy(lua_State *L) {
 
   if (lua_getfield(L, 1, "contact_hours") != LUA_TNIL) {
     int ok = lua_istable(L, -1) && luaL_len(L, -1) == 2;
+    char said[96] = "";
     for (int i = 1; ok && i <= 2; i++) {
       ok = lua_rawgeti(L, -1, i) == LUA_TSTRING && is_hhmm(lua_tostring(L, -1));
+      /* The item at fault, and for "9:00", as a clock is read aloud,
+       * the one it means. */
+      if (!ok && lua_type(L, -1) == LUA_TSTRING) {
+        const char *t = lua_tostring(L, -1);
+        char two[8];
+        snprintf(two, sizeof two, "0%s", t);
+        if (strlen(t) == 4 && is_hhmm(two))
+          snprintf(said, sizeof said, ": [%d] is '%s' (write %s)", i, t, two);
+        else
+          snprintf(said, sizeof said, ": [%d] is '%.40s'", i, t);
+      }
       lua_pop(L, 1);
     }
     if (!ok)
       ERR("policy.contact_hours must be { \"08:00\", \"21:00\" } (local "
-          "start and end, HH:MM)");
+          "start and end, HH:MM)%s",
+          said);
   }
   lua_pop(L, 1);
 

@@ -33,6 +33,27 @@ static int format_money(lua_State *L, template_ctx *ctx, lua_Integer minor,
   return 1;
 }
 
+/* The amount in minor units. A text of digits (a CSV column kept in
+ * case.data, "120000") is one; a text with a point or a separator
+ * ("1200.00", "1,200") is a figure in yuan or dollars, which
+ * luaL_checkinteger took as 1200 minor units: ¥12.00, in a note or a
+ * message, without a word. */
+static lua_Integer money_arg(lua_State *L) {
+  if (lua_type(L, 1) == LUA_TSTRING) {
+    const char *s = lua_tostring(L, 1);
+    size_t i = s[0] == '-' ? 1 : 0;
+    while (s[i] >= '0' && s[i] <= '9') i++;
+    if (s[i] || i == (s[0] == '-' ? 1u : 0u))
+      luaL_argerror(L, 1,
+                    lua_pushfstring(L,
+                                    "recoup.money takes minor units (fen, "
+                                    "cents), not the text '%s': 1,200.00 "
+                                    "is 120000",
+                                    s));
+  }
+  return luaL_checkinteger(L, 1);
+}
+
 static const char *money_currency(lua_State *L) {
   const char *currency = luaL_optstring(L, 2, NULL), *why;
   if (currency && (why = template_currency_refused(currency)))
@@ -52,7 +73,7 @@ static int format_date(lua_State *L, template_ctx *ctx, const char *d) {
 }
 
 int lformat_money(lua_State *L) {
-  lua_Integer minor = luaL_checkinteger(L, 1);
+  lua_Integer minor = money_arg(L);
   const char *currency = money_currency(L);
   template_ctx ctx;
   reader(L, &ctx);
@@ -77,7 +98,7 @@ static void institution_reader(const institution_config *cfg, rc_clock *clk,
 
 int lformat_money_institution(lua_State *L, const institution_config *cfg,
                               rc_clock *clk) {
-  lua_Integer minor = luaL_checkinteger(L, 1);
+  lua_Integer minor = money_arg(L);
   const char *currency = money_currency(L);
   template_ctx ctx;
   institution_reader(cfg, clk, &ctx);

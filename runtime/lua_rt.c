@@ -172,10 +172,30 @@ static int rt_event(lua_State *L) {
 static int rt_pay(lua_State *L) {
   engine *eng = check_rt(L);
   const char *id = case_arg(L, 2);
-  lua_Integer amount = luaL_checkinteger(L, 3);
+  lua_Integer amount;
   const char *ref = luaL_optstring(L, 4, NULL);
   rc_error err;
   int duplicate = 0;
+  /* luaL_checkinteger would take "1200.00" and 1200.0 as 1200 minor
+   * units: a spec or REPL line meaning 1,200 yuan paid 12 and passed. */
+  if (!lua_isinteger(L, 3)) {
+    if (lua_type(L, 3) == LUA_TNUMBER)
+      return luaL_error(L,
+                        "rt:pay: amount must be a whole number of minor "
+                        "units (fen, cents), not %s: 1,200.00 is 120000",
+                        lua_tostring(L, 3));
+    if (lua_type(L, 3) == LUA_TSTRING)
+      return luaL_error(L,
+                        "rt:pay: amount must be a whole number of minor "
+                        "units (fen, cents), not the text '%s': 1,200.00 "
+                        "is 120000",
+                        lua_tostring(L, 3));
+    return luaL_error(L,
+                      "rt:pay: amount must be a whole number of minor "
+                      "units (fen, cents), not %s",
+                      luaL_typename(L, 3));
+  }
+  amount = lua_tointeger(L, 3);
   if (engine_pay(eng, id, amount, ref, 0, &duplicate, &err) != RC_OK)
     return fail(L, &err);
   if (duplicate) {

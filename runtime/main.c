@@ -19,6 +19,7 @@
 #include "migrate_store.h"
 #include "recoup/engine.h"
 #include "recoup/outbox.h"
+#include "recoup/query.h"
 #include "repl.h"
 #include "report.h"
 #include "serve.h"
@@ -343,6 +344,55 @@ static int now_readable(const char *now) {
   return ok;
 }
 
+static int any_row(void *ud, const store_value *cols, int ncols) {
+  (void)cols;
+  (void)ncols;
+  *(int *)ud = 1;
+  return 0; /* a few hundred rows at most: read them all */
+}
+
+/* Whether --db names the institution's own book (service.db) again. */
+static int same_book(const char *given, const char *own) {
+  char a[PATH_MAX], b[PATH_MAX];
+  if (!own) return 0;
+  if (store_where(given) != STORE_FILE || store_where(own) != STORE_FILE)
+    return strcmp(given, own) == 0;
+  return realpath(given, a) && realpath(own, b) && strcmp(a, b) == 0;
+}
+
+/* A --now on the institution's own book (service.db, which its service
+ * and nightly tick run), when that runs on the real clock and holds
+ * cases, would make the live book a rehearsal for good: its timers fired
+ * to TIME, its collectors' tasks made days early, and serve and the
+ * nightly tick refusing it until the real clock catches up. A newcomer
+ * trying `tick --now` did that without a word. A --db naming another
+ * file (a copy, var/sim.db) is a rehearsal asked for. 1: refused, said. */
+static int live_book_refused(engine *eng, const args *a, const char *dir) {
+  const char *own = script_config(engine_script(eng))->db;
+  rc_error err;
+  int held = 0, rc;
+  if (a->db && !same_book(a->db, own)) return 0;
+  rc_error_clear(&err);
+  rc = query_figures_states(engine_query(eng), any_row, &held, &err);
+  if (rc != RC_OK) {
+    rc_error_print(&err, stderr);
+    return 1;
+  }
+  if (!held) return 0;
+  {
+    say("%s: the institution's book (service.db) runs on the real clock "
+        "and holds cases: --now %s would make it a rehearsal for good (its "
+        "timers fired up to then, and serve and tick without --now "
+        "refusing it until the real clock gets there); nothing was done",
+        a->db ? a->db : own ? own : dir, a->now);
+    say("rehearse on a copy: recoup backup var/rehearsal.db %s, then the "
+        "same command with --db var/rehearsal.db (docs/cli.md, "
+        "\"Rehearsals\")",
+        dir);
+  }
+  return 1;
+}
+
 /* Opens the institution in dir on the clock `how` asks for; *until is
  * where a run ends (--now, or now). NULL when refused, reported here. */
 static engine *open_engine(const args *a, const char *dir, int how,
@@ -375,6 +425,11 @@ static engine *open_engine(const args *a, const char *dir, int how,
   }
   if (engine_rehearsal(eng, &rehearsal, &rehearsed, &err) != RC_OK) {
     rc_error_print(&err, stderr);
+    engine_close(eng);
+    return NULL;
+  }
+  if (a->now && !rehearsal && how == CLOCK_RUN &&
+      live_book_refused(eng, a, dir)) {
     engine_close(eng);
     return NULL;
   }

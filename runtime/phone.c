@@ -50,8 +50,17 @@ const char *phone_problem(int rc) {
              "institution's country: give it with its country code";
     case PHONE_BAD_LENGTH:
       return "is not 8 to 15 digits with its country code";
+    case PHONE_CN_MOBILE:
+      return "is not a mobile number of China: those are 11 digits after "
+             "+86 (138 0000 1234)";
   }
   return "is not a phone number";
+}
+
+/* 86 and a mobile of China's 11 digits (1, then 3 to 9). */
+static int is_cn_mobile(const char *digits, size_t n) {
+  return n == 13 && strncmp(digits, "861", 3) == 0 && digits[3] >= '3' &&
+         digits[3] <= '9';
 }
 
 int phone_normalize(const char *in, const char *country, char *out,
@@ -105,6 +114,13 @@ int phone_normalize(const char *in, const char *country, char *out,
       if (strcmp(plans[i].country, country) == 0) break;
     if (i == sizeof plans / sizeof plans[0]) return PHONE_UNKNOWN_COUNTRY;
     snprintf(national, sizeof national, "%s", digits);
+    /* "8613800001234": China's calling code written without its '+', as
+     * exports from Chinese systems often keep it. Read as national it
+     * became +868613800001234, a number nobody answers, without a word.
+     * No national number of China is 86 and a mobile's 11 digits. */
+    if (strcmp(country, "CN") == 0 && is_cn_mobile(digits, n)) {
+      goto checked;
+    }
     if (plans[i].trunk[0] && national[0] == plans[i].trunk[0] &&
         strlen(national) > 7)
       memmove(national, national + 1, strlen(national));
@@ -113,7 +129,14 @@ int phone_normalize(const char *in, const char *country, char *out,
       return PHONE_BAD_LENGTH;
     n = strlen(digits);
   }
+checked:
   if (n < 8 || n > 15) return PHONE_BAD_LENGTH;
+  /* A mobile of China (+86 13x-19x) is 11 digits: one typed a digit short
+   * or long was taken, and its reminders went nowhere. Landlines (area
+   * codes 10 and 2x-9xx) are left to the length above. */
+  if (strncmp(digits, "861", 3) == 0 && digits[3] >= '3' && digits[3] <= '9' &&
+      n != 13)
+    return PHONE_CN_MOBILE;
   if (size < n + 2) return PHONE_BAD_LENGTH;
   out[0] = '+';
   memcpy(out + 1, digits, n + 1);

@@ -11,6 +11,7 @@ enum {
   PHONE_NO_COUNTRY = -2,   /* national form, and no institution country */
   PHONE_UNKNOWN_COUNTRY = -3, /* national form, a country without a rule */
   PHONE_BAD_LENGTH = -4,   /* not 8 to 15 digits in international form */
+  PHONE_CN_MOBILE = -5,    /* +86 1[3-9]...: a mobile of China, not 11 digits */
 };
 
 /* Writes in, as E.164, to out (at least 17 bytes). International forms

@@ -24,6 +24,7 @@
 #include <lualib.h>
 
 #include "lua_rt.h"
+#include "lua_syntax.h"
 #include "repl.h"
 #include "store/where.h"
 
@@ -179,6 +180,7 @@ static int compile(lua_State *L, const char *buffer) {
       return 0;
     }
   }
+  lua_syntax_hint(L, code, strlen(code));
   report(L);
   return -1;
 }

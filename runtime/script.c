@@ -19,6 +19,7 @@
 #include "recoup/engine.h"
 #include "input.h"
 #include "lua_json.h"
+#include "lua_syntax.h"
 #include "script_priv.h"
 #include "task_decl.h"
 
@@ -376,6 +377,7 @@ static int load_script_file(lua_State *L, const char *path) {
   }
   lua_pushfstring(L, "@%s", path); /* chunkname */
   status = luaL_loadbufferx(L, buf, len, lua_tostring(L, -1), "t");
+  if (status == LUA_ERRSYNTAX) lua_syntax_hint(L, buf, len);
   free(buf);
   lua_remove(L, -2); /* chunk-or-error */
   return status;
@@ -412,9 +414,25 @@ static int l_require(lua_State *L) {
       found = 1;
     }
   }
-  if (!found)
+  if (!found) {
+    /* recoup's own scripts/ is the build's source tree: an installed
+     * binary whose clone was removed, or sits in a home the service's
+     * user cannot read (/root, and systemd's ProtectHome hides every
+     * home), finds no reference workflow, and the lender read only "not
+     * found" for the `require "standard"` the examples start from. */
+    if (access(roots[1], R_OK | X_OK) != 0)
+      return luaL_error(L,
+                        "require: module '%s' not found in %s or %s "
+                        "(recoup's own scripts, the build's scripts/ folder "
+                        "unless RECOUP_SCRIPTS names another, cannot be read "
+                        "here: %s): copy %s.lua from recoup's scripts/ into "
+                        "%s, or set RECOUP_SCRIPTS to a copy of that folder "
+                        "(docs/operations.md, \"Install\")",
+                        name, roots[0], roots[1], strerror(errno), rel,
+                        roots[0]);
     return luaL_error(L, "require: module '%s' not found in %s or %s", name,
                       roots[0], roots[1]);
+  }
   if (load_script_file(L, path) != LUA_OK) {
     if (!sc->loading) return lua_error(L);
     /* While loading, report and carry on so `recoup check` lists every

@@ -12,6 +12,7 @@
 #include <lualib.h>
 
 #include "lua_rt.h"
+#include "lua_syntax.h"
 #include "report.h"
 #include "spec.h"
 #include "store/where.h"
@@ -331,6 +332,7 @@ static void run_file(runner *r) {
       fclose(f);
     }
     status = buf ? luaL_loadbufferx(L, buf, len, chunk, "t") : LUA_ERRFILE;
+    if (status == LUA_ERRSYNTAX) lua_syntax_hint(L, buf, len);
     free(buf);
     if (status == LUA_OK) status = lua_pcall(L, 0, 0, 0);
     if (status != LUA_OK) {

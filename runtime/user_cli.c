@@ -12,6 +12,8 @@
 
 #include <jansson.h>
 #include <sodium.h>
+#include <unicode/ustring.h>
+#include <unicode/utrans.h>
 
 #include "recoup/engine.h"
 #include "recoup/script.h"
@@ -638,6 +640,54 @@ static int said_shown_as(const user_args *a, char *out, size_t size) {
   return 1;
 }
 
+/* A login typed as people read the name (李雷): the login is in a-z and
+ * the name goes to --display-name. The guess is the name's pinyin, one
+ * syllable a dot (li.lei), offered only when it makes a login; a name
+ * read two ways (单, shan or dan) may need another. 1: said in out. */
+static int said_display_name(const char *name, char *out, size_t size) {
+  UChar id[64], buf[512];
+  char pinyin[256], login[USER_NAME_MAX + 1];
+  UErrorCode st = U_ZERO_ERROR;
+  UTransliterator *tr;
+  int32_t len = 0, limit;
+  size_t k = 0;
+  int ascii = 1;
+  for (const char *p = name; *p; p++) ascii &= (unsigned char)*p < 0x80;
+  if (ascii) return 0;
+  snprintf(out, size,
+           "name %s is how people read the user: the login is in a-z 0-9 "
+           ". _ - and the name goes to --display-name %s",
+           name, name);
+  u_uastrcpy(id, "Han-Latin; Latin-ASCII; Lower");
+  tr = utrans_openU(id, -1, UTRANS_FORWARD, NULL, 0, NULL, &st);
+  u_strFromUTF8(buf, (int32_t)(sizeof buf / sizeof *buf), &len, name, -1, &st);
+  limit = len;
+  if (U_SUCCESS(st))
+    utrans_transUChars(tr, buf, &len, (int32_t)(sizeof buf / sizeof *buf), 0,
+                       &limit, &st);
+  if (U_SUCCESS(st))
+    u_strToUTF8(pinyin, (int32_t)sizeof pinyin, NULL, buf, len, &st);
+  if (tr) utrans_close(tr);
+  if (U_FAILURE(st) || st == U_STRING_NOT_TERMINATED_WARNING) return 1;
+  for (const char *p = pinyin; *p && k < sizeof login - 1; p++) {
+    if (*p == ' ') {
+      if (k && login[k - 1] != '.') login[k++] = '.';
+    } else {
+      login[k++] = *p;
+    }
+  }
+  while (k && login[k - 1] == '.') k--;
+  login[k] = '\0';
+  if (k && user_check_name(login, "name", NULL) == RC_OK) {
+    size_t at = strlen(out);
+    if (at < size)
+      snprintf(out + at, size - at,
+               " (did you mean recoup user add %s --display-name %s?)",
+               login, name);
+  }
+  return 1;
+}
+
 /* add, set, disable, enable, passwd: refused values before the password
  * is asked for, so that nobody types one in vain. */
 static int cmd_change(engine **engp, const user_args *a) {
@@ -653,6 +703,9 @@ static int cmd_change(engine **engp, const user_args *a) {
   if (rc != RC_OK && !add && said_shown_as(a, shown, sizeof shown))
     rc =
         rc_error_set(&err, RC_EINVAL, "name", "no user %s: %s", a->name, shown);
+  else if (rc != RC_OK && add &&
+           said_display_name(a->name, shown, sizeof shown))
+    rc_error_set(&err, RC_EINVAL, "name", "%s", shown);
   if (rc == RC_OK && add) rc = user_check_role(a->role, &err);
   if (rc == RC_OK) rc = user_check_display(a->display, &err);
   if (rc == RC_OK && (add || set))

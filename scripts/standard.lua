@@ -22,7 +22,9 @@
 local function take_promise(case, ev)
   case:cancel("escalate")
   case:promise { amount = ev.amount, by = ev.by }
-  case:note("promise to pay " .. tostring(ev.amount) .. " by " .. ev.by)
+  -- The amount as the case's money (¥1,200.00): its minor units alone
+  -- (120000) read as a hundred times the promise on the case's page.
+  case:note("promise to pay " .. recoup.money(ev.amount) .. " by " .. ev.by)
 end
 
 -- What collectors record when they finish a task. The core refuses a

@@ -38,7 +38,7 @@ LUA
 {
   echo id,borrower_id,borrower_name,phone,timezone,balance,amount_due,currency,due_date
   for i in 1 2 3; do
-    echo "C$i,B$i,Borrower $i,+86138000000$i,Asia/Shanghai,1000,1000,CNY,2026-11-01"
+    echo "C$i,B$i,Borrower $i,+861380000000$i,Asia/Shanghai,1000,1000,CNY,2026-11-01"
   done
 } >"$work/book.csv"
 book_db outbox_hours

@@ -3228,6 +3228,39 @@ static void test_a_sheet_s_date_is_refused_with_the_iso_form(void **state) {
   engine_close(eng);
 }
 
+/* A date cell saved as a number: 20260105 gets its ISO form, and the
+ * day number a sheet keeps under a cell formatted as General (46027) the
+ * day it is in Excel and WPS. On 0a67ea0 neither got a word. A number
+ * outside 2000-2099, or no day, gets no guess. */
+static void test_a_date_saved_as_a_number_is_refused_with_its_day(
+    void **state) {
+  engine *eng = open_mem();
+  rc_errlist errors = {0};
+  (void)state;
+  assert_int_equal(IMPORT_LIT(eng,
+                              "id,borrower_id,balance,amount_due,due_date\n"
+                              "N1,B1,100,0,20260105\n"
+                              "N2,B2,100,0,46027\n"
+                              "N3,B3,100,0,20261305\n"
+                              "N4,B4,100,0,12345\n",
+                              IMPORT_CSV, &errors),
+                   RC_EINVAL);
+  expect_error(&errors, 0, 2, "due_date '20260105' is not a date such as "
+                              "2026-01-31 (write 2026-01-05)");
+  expect_error(&errors, 1, 3, "due_date '46027' is not a date such as "
+                              "2026-01-31 (a sheet's day number? in Excel "
+                              "and WPS 46027 is 2026-01-05: format the column "
+                              "as yyyy-mm-dd before saving)");
+  expect_error(&errors, 2, 4, "due_date '20261305' is not a date");
+  expect_error(&errors, 3, 5, "due_date '12345' is not a date");
+  for (int i = 2; i < errors.count; i++)
+    assert_null(strstr(errors.items[i].message, "(write"));
+  assert_null(strstr(errors.items[3].message, "day number"));
+  assert_int_equal(errors.count, 4);
+  rc_errlist_free(&errors);
+  engine_close(eng);
+}
+
 /* A date-time column (Excel's "2026/2/28 0:00", a database export's
  * "2026-02-28 00:00:00") is refused with the day to write: on 08382c0
  * only "due_date must be a date such as 2026-01-31", where the cell
@@ -3619,6 +3652,7 @@ int main(void) {
       cmocka_unit_test(test_a_date_with_a_time_is_refused_with_its_day),
       cmocka_unit_test(test_rows_of_empty_cells_above_the_header_are_blank),
       cmocka_unit_test(test_a_sheet_s_date_is_refused_with_the_iso_form),
+      cmocka_unit_test(test_a_date_saved_as_a_number_is_refused_with_its_day),
       cmocka_unit_test(test_a_header_without_id_names_its_columns),
       cmocka_unit_test(
           test_money_as_a_sheet_shows_it_is_refused_with_the_figure),

@@ -680,6 +680,16 @@ static void test_policy_refusals_name_the_rule(void **state) {
   refused(INSTITUTION
           "policy { contact_hours = { '08:00', '25:00' } }\n" WORKFLOW,
           "policy.contact_hours must be", 2);
+  /* The item at fault, and the time meant: on 0a67ea0 '9:00' was refused
+   * with the form alone. */
+  refused(INSTITUTION
+          "policy { contact_hours = { '9:00', '21:00' } }\n" WORKFLOW,
+          "policy.contact_hours must be { \"08:00\", \"21:00\" } (local "
+          "start and end, HH:MM): [1] is '9:00' (write 09:00)",
+          2);
+  refused(INSTITUTION
+          "policy { contact_hours = { '08:00', '晚上9点' } }\n" WORKFLOW,
+          "(local start and end, HH:MM): [2] is '晚上9点'", 2);
   refused(INSTITUTION
           "policy { max_contacts = { { channels = { 'sms' }, "
           "limit = -1, per = '1d' } } }\n" WORKFLOW,

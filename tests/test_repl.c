@@ -655,6 +655,28 @@ static void test_a_bidi_override_in_a_name_is_shown_not_obeyed(void **state) {
     fail_msg("output:\n%s", out);
 }
 
+/* A full-width comma or bracket, typed with a Chinese input method
+ * outside a string, is named as the character with the one to write.
+ * On 0a67ea0 the error said only "near '<\239>'", its first byte. A
+ * comma inside a string or a comment stops nothing. */
+static void test_a_full_width_comma_is_named_with_the_one_to_write(
+    void **state) {
+  char out[8192];
+  (void)state;
+  repl_lines("\"print('\xe7\x8e\x8b\xef\xbc\x8c', 1\xef\xbc\x8c" " 2) -- \xef\xbc\x8c\" "
+             "'x = \xe3\x80\x90" "1\xe3\x80\x91' "
+             "'x = 1 \xe2\x84\x96'",
+             out, sizeof out);
+  if (!strstr(out, "near '\xef\xbc\x8c' (U+FF0C, as a Chinese input method "
+                   "types it: write ',')") ||
+      !strstr(out, "near '\xe3\x80\x90' (U+3010, as a Chinese input method "
+                   "types it: write '[')") ||
+      !strstr(out, "near '\xe2\x84\x96' (U+2116: outside a string or a "
+                   "comment, Lua reads ASCII only)") ||
+      strstr(out, "<\\"))
+    fail_msg("output:\n%s", out);
+}
+
 static void test_db_opens_a_copy_never_the_file(void **state) {
   char cmd[2048], out[8192], db[300];
   FILE *p;
@@ -717,6 +739,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_recoup_money_and_date_format_as_the_service_does),
       cmocka_unit_test(test_a_line_break_in_a_cell_is_shown),
       cmocka_unit_test(test_a_bidi_override_in_a_name_is_shown_not_obeyed),
+      cmocka_unit_test(test_a_full_width_comma_is_named_with_the_one_to_write),
       cmocka_unit_test(test_db_opens_a_copy_never_the_file),
   };
   if (argc != 3) return 2;

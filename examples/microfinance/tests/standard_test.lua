@@ -97,6 +97,19 @@ test("a broken promise sends the case to a visit", function(rt)
   eq(rt:tasks { case = "L1", kind = "call" }[1].status, "done")
 end)
 
+test("the note of a promise gives its amount as money", function(rt)
+  rt:set_clock("2026-01-05T09:00")
+  local c = open_wang(rt)
+  rt:advance("3d")
+  local task = rt:tasks { case = "L1", kind = "call" }[1]
+  rt:complete(task, { outcome = "promise", amount = 120000, by = "2026-01-10" })
+  local note
+  for _, row in ipairs(rt:journal(c)) do
+    if row.kind == "note" then note = row.detail.text end
+  end
+  eq(note, "promise to pay ¥1,200.00 by 2026-01-10")
+end)
+
 test("a refused visit goes to legal review with a notice letter", function(rt)
   rt:set_clock("2026-01-05T09:00")
   local c = open_wang(rt, { borrower = { id = "B1", name = "王芳", phones = { "+8613800000000" },
