@@ -51,7 +51,7 @@ LUA
 {
   echo id,borrower_id,borrower_name,phone,timezone,balance,amount_due,currency,due_date
   for i in 1 2; do
-    echo "C$i,B$i,Borrower $i,+86138000000$i,Asia/Shanghai,100000,100000,CNY,2026-11-01"
+    echo "C$i,B$i,Borrower $i,+861380000000$i,Asia/Shanghai,100000,100000,CNY,2026-11-01"
   done
 } >"$work/book.csv"
 book_db outbox_came_back
