@@ -47,6 +47,12 @@ struct outbox {
   int nflying;
   int failed_store; /* a result could not be recorded: stop pumping */
   rc_error store_err;
+  /* What the last pump held: its first and last message and how many. A
+   * pump that held others than the one before it took them out of the
+   * due ones (cancelled, blocked, put off to their window): more may
+   * wait behind them (more). */
+  int64_t held_first, held_last;
+  int held_n, more;
 };
 
 int64_t outbox_backoff_ms(int attempts) {
@@ -135,7 +141,7 @@ static void on_again(uv_idle_t *h) {
   outbox *ob = h->data;
   rc_error err;
   int started = ob->held ? 0 : outbox_pump(ob, &err);
-  if (started <= 0 || ob->nflying >= MAX_IN_FLIGHT) {
+  if ((started <= 0 && !ob->more) || ob->nflying >= MAX_IN_FLIGHT) {
     (void)uv_idle_stop(h); /* cannot fail (libuv's documentation) */
     ob->again_active = 0;
   }
@@ -300,8 +306,11 @@ static int pump(outbox *ob, int most, rc_error *err) {
   rc_error txn_err, check_err = {0};
   int n, started = 0, room = MAX_IN_FLIGHT - ob->nflying, batched;
   int checked = 0; /* a check failed: check_err says why */
+  int held = 0;
+  int64_t first_held = 0, last_held = 0;
   file_job *job = NULL;
   if (most < room) room = most;
+  ob->more = 0;
   if (ob->failed_store) {
     *err = ob->store_err;
     return err->code;
@@ -355,6 +364,8 @@ static int pump(outbox *ob, int most, rc_error *err) {
       }
       if (!go) {
         ob->stats.held++;
+        if (!held++) first_held = due[i].id;
+        last_held = due[i].id;
         continue;
       }
     }
@@ -404,7 +415,17 @@ static int pump(outbox *ob, int most, rc_error *err) {
     job = NULL;
   }
   if (!job) channel_file_batch_finish(files);
-  if (started > 0) pump_soon(ob);
+  /* A batch all held (a rehearsal's cancelled reminders before a day's
+   * letters) started nothing, and the pump stopped there: `tick
+   * --deliver` sent none of what waited behind it, the service one batch
+   * a second. The same ones held again (a case gone, a check that cannot
+   * be recorded) are no progress: the next pump is the timer's. */
+  ob->more = held > 0 && (first_held != ob->held_first ||
+                          last_held != ob->held_last || held != ob->held_n);
+  ob->held_first = first_held;
+  ob->held_last = last_held;
+  ob->held_n = held;
+  if (started > 0 || ob->more) pump_soon(ob);
   if (batched && engine_commit(ob->eng, &txn_err) != RC_OK) {
     ob->failed_store = 1;
     ob->store_err = txn_err;
@@ -443,7 +464,7 @@ int outbox_drain(outbox *ob, rc_error *err) {
       while (ob->nflying > 0 && uv_run(ob->loop, UV_RUN_ONCE)) continue;
       return started;
     }
-    if (started == 0 && ob->nflying == 0) return RC_OK;
+    if (started == 0 && ob->nflying == 0 && !ob->more) return RC_OK;
     if (ob->nflying > 0) uv_run(ob->loop, UV_RUN_ONCE);
   }
 }

@@ -746,6 +746,37 @@ static void test_a_case_moved_on_since_queueing_cancels(void **state) {
   assert_string_equal(outbox_journal(fx), "cancelled case_moved_on -;");
 }
 
+/* More messages whose case moved on than a pump reads (256) before the
+ * ones that go: one drain cancels them all and sends the rest. On
+ * 0a67ea0 the drain stopped after the first 256, all held, and sent
+ * nothing: `tick --deliver` after a rehearsal sent none of the day's
+ * letters, each run cancelling 256 more. */
+static int count_status(void *ud, const store_value *cols, int n) {
+  int *seen = ud; /* cancelled, sent */
+  for (int i = 0; i < n; i++)
+    if (!strcmp(cols[i].name, "status") && cols[i].type == STORE_TEXT) {
+      if (!strcmp(cols[i].s, "cancelled")) seen[0]++;
+      if (!strcmp(cols[i].s, "sent")) seen[1]++;
+    }
+  return 0;
+}
+
+static void test_a_drain_goes_past_a_whole_batch_held(void **state) {
+  fixture *fx = *state;
+  int seen[2] = {0, 0};
+  for (int i = 0; i < 300; i++) send_via(fx, "file");
+  post_sending(fx, "move", "file", NULL);
+  post_sending(fx, "go", "file", NULL);
+  drain(fx);
+  assert_int_equal(lines_of(slurp(out_file)), 2);
+  assert_int_equal(query_messages(engine_query(fx->eng), "C1", count_status,
+                                  seen, NULL),
+                   RC_OK);
+  assert_int_equal(seen[0], 300);
+  assert_int_equal(seen[1], 2);
+  assert_int_equal(outbox_get_stats(fx->ob)->held, 300);
+}
+
 /* Queued in a, its case moved to b and back to a by later steps before
  * the outbox came to it: cancelled, though its case is in the state that
  * wrote it; what a step writes after the return goes. On f834129 it went
@@ -936,6 +967,8 @@ int main(void) {
           teardown),
       cmocka_unit_test_setup_teardown(
           test_a_case_moved_on_since_queueing_cancels, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_a_drain_goes_past_a_whole_batch_held,
+                                      setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_case_that_left_and_came_back_since_queueing_cancels, setup,
           teardown),
