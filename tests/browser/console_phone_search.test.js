@@ -79,3 +79,20 @@ test("li.wei (queue phone) does not find a field case by its borrower's number; 
   await search(boss, '１３８　０００３　９５９５'); // a full-width input method's
   await boss.waitForFunction(() => location.hash === '#/case/CN005', null, { timeout: 15000 });
 });
+
+test('on My work, / and a number finds the case the same way', async (t) => {
+  const page = await h.newPage(t, s.browser, { device: 'desktop', locale: 'zh-CN', clockOffset: s.book.clockOffset });
+  await h.useSession(page, s.book, 'li.wei');
+  await page.goto(`${s.book.url}/#/work`);
+  await page.waitForSelector('main[data-page="work"] input.search');
+  await page.click('main h1, main .page-head');
+  await page.keyboard.press('/');
+  await page.keyboard.type('138-0011-0866');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => location.hash === '#/case/CN014', null, { timeout: 15000 });
+  await page.waitForSelector('main[data-page="case"] .note-form textarea');
+  // Back is My work again, not a look-up that opens the case once more.
+  await page.goBack();
+  await page.waitForSelector('main[data-page="work"] input.search');
+  assert.equal(await page.evaluate(() => location.hash), '#/work');
+});

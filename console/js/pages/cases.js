@@ -4,33 +4,28 @@
 import { h, fill } from '../h.js';
 import { get, qs } from '../api.js';
 import { t } from '../i18n.js';
-import { money, number } from '../format.js';
+import { money, number, looksLikePhone } from '../format.js';
 import { loading, empty, errorBox, dpdBadge, table } from '../ui.js';
 import { go, setKeys } from '../app.js';
 
 const PAGE = 50;
 
-// A borrower calls in: the collector types the number as seen or heard,
-// "138 0013 8000", "+86 138-0013-8000". Only digits and the marks a
-// number is written with, seven digits at least: a case id has letters
-// or is shorter (the service reads the number as the import does).
-export function looksLikePhone(text) {
-  return /^\+?[\d\s\-().]+$/.test(text) && (text.match(/\d/g) || []).length >= 7;
-}
-
-export function render(main) {
+export function render(main, arg, query) {
   const search = h('input', { name: 'case', class: 'search', placeholder: t('cases.search'), 'aria-label': t('cases.search'), autocomplete: 'off' });
   const list = h('div', {});
   let rows = [];
   let next = null;
   let busy = false; // a page being read: a second More or Retry waits for it
-  let phone = null; // the number searched for; null: every case
+  // The number searched for (My work's search sends one as ?phone=);
+  // null: every case.
+  let phone = (query && query.get('phone')) || null;
   let seq = 0; // the latest first page asked for: an older answer is dropped
   fill(main, h('h1', {}, t('cases.title')),
     h('form', { class: 'search-form', onsubmit: (e) => { e.preventDefault(); submit(search.value.trim()); } },
       search, h('button', { type: 'submit', class: 'btn primary' }, t('cases.open'))),
     h('p', { class: 'muted' }, t('cases.hint')), list);
   setKeys({ '/': () => search.focus() });
+  if (phone) search.value = phone;
   search.focus();
   more(false);
 
@@ -77,8 +72,13 @@ export function render(main) {
       rows = rows.concat(page.cases || []);
       next = page.next || null;
       // The number is one borrower's one case: the collector wants it open.
-      if (asked && !again && rows.length === 1 && !next)
-        return go('#/case/' + encodeURIComponent(rows[0].id));
+      if (asked && !again && rows.length === 1 && !next) {
+        const to = '#/case/' + encodeURIComponent(rows[0].id);
+        // Sent by My work's search (#/cases?phone=): Back leads to My
+        // work, not to the look-up that would open the case again.
+        if (location.hash.startsWith('#/cases?')) return location.replace(to);
+        return go(to);
+      }
       draw();
     } catch (err) {
       if (mine !== seq || (err && err.status === 401)) return;
