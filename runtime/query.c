@@ -95,6 +95,12 @@ int query_case_page(query *q, const query_case_filter *f, store_row_fn fn,
                           f->window, f->scope, window_end, size, fn, ud, err);
 }
 
+int query_cases_phone(query *q, const char *phone, const query_case_filter *f,
+                      store_row_fn fn, void *ud, rc_error *err) {
+  return store_cases_phone(q->st, phone, f->after, f->limit, f->scope, fn, ud,
+                           err);
+}
+
 int query_journal_page(query *q, const char *case_id, int64_t after, int limit,
                        store_row_fn fn, void *ud, rc_error *err) {
   int rc = store_case_exists(q->st, case_id, err);

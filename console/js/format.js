@@ -193,3 +193,11 @@ export function phoneGroups(phone) {
   if (m) return ['+86', m[1], m[2].slice(0, -4), m[2].slice(-4)];
   return [s];
 }
+
+// A borrower calls in: the collector types the number as seen or heard,
+// "138 0013 8000", "+86 138-0013-8000". Only digits and the marks a
+// number is written with, seven digits at least: a case id has letters
+// or is shorter (the service reads the number as the import does).
+export function looksLikePhone(text) {
+  return /^\+?[\d\s\-().]+$/.test(text) && (text.match(/\d/g) || []).length >= 7;
+}

@@ -199,6 +199,11 @@ typedef struct query_case_filter {
 } query_case_filter;
 int query_case_page(query *q, const query_case_filter *f, store_row_fn fn,
                     void *ud, char *window_end, size_t size, rc_error *err);
+/* The cases of the borrowers whose own phone is `phone` (E.164), rows as
+ * query_case_page's, by id after f->after; f->state, queue and window
+ * unused. */
+int query_cases_phone(query *q, const char *phone, const query_case_filter *f,
+                      store_row_fn fn, void *ud, rc_error *err);
 /* RC_ENOTFOUND when the case is unknown. */
 int query_journal_page(query *q, const char *case_id, int64_t after, int limit,
                        store_row_fn fn, void *ud, rc_error *err);

@@ -520,6 +520,9 @@ struct store_ops {
                     const char *after, int limit, int window,
                     const store_scope *scope, char *window_end, size_t size,
                     store_row_fn fn, void *ud, rc_error *err);
+  int (*cases_phone)(store *st, const char *phone, const char *after,
+                     int limit, const store_scope *scope, store_row_fn fn,
+                     void *ud, rc_error *err);
   int (*tasks_page)(store *st, const char *queue, const char *status,
                     const char *assignee, const char *queues, int64_t after,
                     int limit, store_row_fn fn, void *ud, rc_error *err);

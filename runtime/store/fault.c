@@ -719,6 +719,15 @@ static int f_reply_case(store *st, const char *from, char *case_id, size_t size,
   return fault.real->reply_case(st, from, case_id, size, err);
 }
 
+static int f_cases_phone(store *st, const char *phone, const char *after,
+                         int limit, const store_scope *scope, store_row_fn fn,
+                         void *ud, rc_error *err) {
+  if (fault_fires("cases_phone", err)) {
+    return RC_ESTORE;
+  }
+  return fault.real->cases_phone(st, phone, after, limit, scope, fn, ud, err);
+}
+
 static int f_cases_page(store *st, const char *state, const char *queue,
                         const char *after, int limit, int window,
                         const store_scope *scope, char *window_end, size_t size,
@@ -991,6 +1000,7 @@ const store_ops store_fault_ops = {
     .last_contact = f_last_contact,
     .reply_case = f_reply_case,
     .cases_page = f_cases_page,
+    .cases_phone = f_cases_phone,
     .tasks_page = f_tasks_page,
     .journal_page = f_journal_page,
     .errors_page = f_errors_page,

@@ -4835,6 +4835,23 @@ static int op_reply_case(store *s, const char *from, char *case_id, size_t size,
                  &a, "reply case", case_id, size, err);
 }
 
+/* As sqlite.c's S_CASES_PHONE: the borrower's own phones only. */
+static int op_cases_phone(store *s, const char *phone, const char *after,
+                          int limit, const store_scope *scope,
+                          store_row_fn fn, void *ud, rc_error *err) {
+  args a = {0};
+  a_text(&a, phone);
+  a_text(&a, after ? after : "");
+  a_int(&a, limit);
+  a_scope(&a, scope);
+  return rows(PG(s),
+              "SELECT " PG_CASE_COLS " FROM cases WHERE borrower_id IN "
+              "(SELECT borrower_id FROM contacts WHERE value = $1 AND kind = "
+              "'phone') AND id" C " > $2 AND ($4::text IS NULL OR " VISIBLE(
+                  "cases.id", "$4", "$5", "$6") ") ORDER BY id" C " LIMIT $3",
+              &a, fn, ud, "cases by phone", err);
+}
+
 static int op_cases_page(store *s, const char *state, const char *queue,
                          const char *after, int limit, int window,
                          const store_scope *scope, char *window_end,
@@ -5486,6 +5503,7 @@ const store_ops store_pg_ops = {
     .last_contact = op_last_contact,
     .reply_case = op_reply_case,
     .cases_page = op_cases_page,
+    .cases_phone = op_cases_phone,
     .tasks_page = op_tasks_page,
     .journal_page = op_journal_page,
     .errors_page = op_errors_page,

@@ -203,6 +203,7 @@ enum {
   S_REPLY_CASE,
   S_CASES_BELOW,
   S_CASES_PAGE,
+  S_CASES_PHONE,
   S_CASES_WINDOW_END,
   S_TASKS_PAGE,
   S_TASKS_PAGE_BY,
@@ -974,6 +975,15 @@ static const char *const sql[S_COUNT] = {
         "WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR queue = ?2) "
         "AND (?6 IS NULL OR " VISIBLE("w.id", "?6", "?7", "?8") ") "
         "ORDER BY id LIMIT ?4",
+    /* A caller's number: its borrowers by contacts_value, their cases by
+     * cases_borrower. Their own phones only: a spouse's number listed as
+     * a contact is not the borrower on the line. */
+    [S_CASES_PHONE] =
+        "SELECT " CASE_COLS " FROM cases WHERE borrower_id IN (SELECT "
+        "borrower_id FROM contacts WHERE value = ?1 AND kind = 'phone') "
+        "AND id > ?2 AND (?4 IS NULL OR " VISIBLE("cases.id", "?4", "?5",
+                                                  "?6") ") "
+        "ORDER BY id LIMIT ?3",
     [S_CASES_WINDOW_END] =
         "SELECT max(id), count(*) FROM (SELECT id FROM cases WHERE id > ?1 "
         "ORDER BY id LIMIT ?2)",
@@ -7767,6 +7777,17 @@ static int sq_cases_page(sq *st, const char *state, const char *queue,
   return rc == SQLITE_ROW || rc == SQLITE_DONE ? RC_OK : RC_ESTORE;
 }
 
+static int sq_cases_phone(sq *st, const char *phone, const char *after,
+                          int limit, const store_scope *scope,
+                          store_row_fn fn, void *ud, rc_error *err) {
+  sqlite3_stmt *s = stmt(st, S_CASES_PHONE);
+  bind_text(s, 1, phone);
+  bind_text(s, 2, after ? after : "");
+  sqlite3_bind_int(s, 3, limit);
+  bind_scope(s, 4, scope);
+  return each_row(st, s, fn, ud, err);
+}
+
 static int sq_tasks_page(sq *st, const char *queue, const char *status,
                          const char *assignee, const char *queues,
                          int64_t after, int limit, store_row_fn fn, void *ud,
@@ -9206,6 +9227,12 @@ static int op_reply_case(store *s, const char *from, char *case_id, size_t size,
   return sq_reply_case(SQ(s), from, case_id, size, err);
 }
 
+static int op_cases_phone(store *s, const char *phone, const char *after,
+                          int limit, const store_scope *scope,
+                          store_row_fn fn, void *ud, rc_error *err) {
+  return sq_cases_phone(SQ(s), phone, after, limit, scope, fn, ud, err);
+}
+
 static int op_cases_page(store *s, const char *state, const char *queue,
                          const char *after, int limit, int window,
                          const store_scope *scope, char *window_end,
@@ -9483,6 +9510,7 @@ const store_ops store_sqlite_ops = {
     .last_contact = op_last_contact,
     .reply_case = op_reply_case,
     .cases_page = op_cases_page,
+    .cases_phone = op_cases_phone,
     .tasks_page = op_tasks_page,
     .journal_page = op_journal_page,
     .errors_page = op_errors_page,

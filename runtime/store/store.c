@@ -1282,6 +1282,12 @@ int store_cases_below_version(store *st, const char *workflow, int below,
   return st->ops->cases_below_version(st, workflow, below, fn, ud, err);
 }
 
+int store_cases_phone(store *st, const char *phone, const char *after,
+                      int limit, const store_scope *scope, store_row_fn fn,
+                      void *ud, rc_error *err) {
+  return st->ops->cases_phone(st, phone, after, limit, scope, fn, ud, err);
+}
+
 int store_cases_page(store *st, const char *state, const char *queue,
                      const char *after, int limit, int window,
                      const store_scope *scope, char *window_end, size_t size,

@@ -720,6 +720,14 @@ int store_cases_page(store *st, const char *state, const char *queue,
                      const char *after, int limit, int window,
                      const store_scope *scope, char *window_end, size_t size,
                      store_row_fn fn, void *ud, rc_error *err);
+/* The cases of the borrowers with phone (E.164) among their own phones,
+ * by id after `after`, as the case page's rows: the contacts' key by
+ * value (SQLite; contacts_value on PostgreSQL) finds the borrowers,
+ * cases_borrower their cases; limit bounds a number many
+ * borrowers share. scope as store_case_visible's (NULL: all). */
+int store_cases_phone(store *st, const char *phone, const char *after,
+                      int limit, const store_scope *scope, store_row_fn fn,
+                      void *ud, rc_error *err);
 /* assignee: the user the tasks are held by or were done by (NULL: any);
  * queues: a JSON array the tasks' queue must be in (NULL: any). */
 int store_tasks_page(store *st, const char *queue, const char *status,

@@ -6,7 +6,7 @@ import { h, fill, isolate } from '../h.js';
 import { ctx, can } from '../state.js';
 import { get, qs } from '../api.js';
 import { t, word } from '../i18n.js';
-import { money, time, date, dateTime, relative, number, isoDay, zoneDay } from '../format.js';
+import { money, time, date, dateTime, relative, number, isoDay, zoneDay, looksLikePhone } from '../format.js';
 import { loading, empty, errorBox, dpdBadge, table, tabs, mapLink, telLink } from '../ui.js';
 import { go, setKeys } from '../app.js';
 import { claimNext, paintNext } from '../next.js';
@@ -118,9 +118,13 @@ export function render(main, arg, query) {
     if (asked === loads) draw();
   }
 
+  // A case id opens; a phone number is looked up on Cases (one case of
+  // that borrower opens from there at once).
   function openCase() {
     const id = search.value.trim();
-    if (id) go('#/case/' + encodeURIComponent(id));
+    const folded = id.normalize('NFKC');
+    if (id && looksLikePhone(folded)) go('#/cases?phone=' + encodeURIComponent(folded));
+    else if (id) go('#/case/' + encodeURIComponent(id));
   }
 
   async function loadTab(more, button) {
