@@ -122,12 +122,17 @@ static int is_duration(const char *s) {
   return clock_parse_duration(s, &d, NULL) == RC_OK;
 }
 
+/* 00:00 to 23:59, and 24:00 for a window that ends at midnight: 24:59
+ * passed, an hour past the day's end. */
 static int is_hhmm(const char *s) {
-  return strlen(s) == 5 && isdigit((unsigned char)s[0]) &&
-         isdigit((unsigned char)s[1]) && s[2] == ':' &&
-         isdigit((unsigned char)s[3]) && isdigit((unsigned char)s[4]) &&
-         (s[0] - '0') * 10 + (s[1] - '0') <= 24 &&
-         (s[3] - '0') * 10 + (s[4] - '0') <= 59;
+  int h, m;
+  if (strlen(s) != 5 || !isdigit((unsigned char)s[0]) ||
+      !isdigit((unsigned char)s[1]) || s[2] != ':' ||
+      !isdigit((unsigned char)s[3]) || !isdigit((unsigned char)s[4]))
+    return 0;
+  h = (s[0] - '0') * 10 + (s[1] - '0');
+  m = (s[3] - '0') * 10 + (s[4] - '0');
+  return m <= 59 && (h < 24 || (h == 24 && m == 0));
 }
 
 static int is_name(const char *s) {
@@ -426,9 +431,14 @@ static int l_policy(lua_State *L) {
     char said[96] = "";
     for (int i = 1; ok && i <= 2; i++) {
       ok = lua_rawgeti(L, -1, i) == LUA_TSTRING && is_hhmm(lua_tostring(L, -1));
+      /* 24:00 ends a window; one does not start there (00:00 does). */
+      if (ok && i == 1 && strcmp(lua_tostring(L, -1), "24:00") == 0) {
+        ok = 0;
+        snprintf(said, sizeof said, ": [1] is '24:00' (write 00:00)");
+      }
       /* The item at fault, and for "9:00", as a clock is read aloud,
        * the one it means. */
-      if (!ok && lua_type(L, -1) == LUA_TSTRING) {
+      if (!ok && !said[0] && lua_type(L, -1) == LUA_TSTRING) {
         const char *t = lua_tostring(L, -1);
         char two[8];
         snprintf(two, sizeof two, "0%s", t);

@@ -690,6 +690,14 @@ static void test_policy_refusals_name_the_rule(void **state) {
   refused(INSTITUTION
           "policy { contact_hours = { '08:00', '晚上9点' } }\n" WORKFLOW,
           "(local start and end, HH:MM): [2] is '晚上9点'", 2);
+  /* An hour past the day's end: on 0a67ea0 24:59 passed (24:00 ends the
+   * window at midnight). */
+  refused(INSTITUTION
+          "policy { contact_hours = { '08:00', '24:59' } }\n" WORKFLOW,
+          "(local start and end, HH:MM): [2] is '24:59'", 2);
+  refused(INSTITUTION
+          "policy { contact_hours = { '24:00', '08:00' } }\n" WORKFLOW,
+          "(local start and end, HH:MM): [1] is '24:00' (write 00:00)", 2);
   refused(INSTITUTION
           "policy { max_contacts = { { channels = { 'sms' }, "
           "limit = -1, per = '1d' } } }\n" WORKFLOW,
