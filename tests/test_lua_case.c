@@ -976,8 +976,12 @@ static void test_rt_a_ref_reused_on_another_case_is_refused(void **state) {
              "payment ref 'R1' was already used for case A");
   rt_refused(L, "rt:pay('A', 200, 'R1')",
              "payment ref 'R1' was already used for an amount of 100");
-  rt_refused(L, "rt:pay('A', 1.5, 'R2')", "bad argument #2 to 'pay'");
-  rt_refused(L, "rt:pay('A', '1e2x', 'R2')", "bad argument #2 to 'pay'");
+  rt_refused(L, "rt:pay('A', 1.5, 'R2')",
+             "rt:pay: amount must be a whole number of minor units (fen, "
+             "cents), not 1.5");
+  rt_refused(L, "rt:pay('A', '1e2x', 'R2')",
+             "rt:pay: amount must be a whole number of minor units (fen, "
+             "cents), not the text '1e2x'");
   rt_refused(L, "rt:pay({}, 100, 'R3')", "bad argument #1 to 'pay'");
   rt_run(L,
          "assert(rt:case('A').balance == 900, 'A')\n"
