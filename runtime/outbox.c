@@ -141,7 +141,10 @@ static void on_again(uv_idle_t *h) {
   outbox *ob = h->data;
   rc_error err;
   int started = ob->held ? 0 : outbox_pump(ob, &err);
-  if ((started <= 0 && !ob->more) || ob->nflying >= MAX_IN_FLIGHT) {
+  /* Held, its pumps are the service's to ask for: `more` is the last
+   * pump's, and would turn the loop without end. */
+  if (ob->held || (started <= 0 && !ob->more) ||
+      ob->nflying >= MAX_IN_FLIGHT) {
     (void)uv_idle_stop(h); /* cannot fail (libuv's documentation) */
     ob->again_active = 0;
   }

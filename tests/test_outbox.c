@@ -777,6 +777,29 @@ static void test_a_drain_goes_past_a_whole_batch_held(void **state) {
   assert_int_equal(outbox_get_stats(fx->ob)->held, 300);
 }
 
+/* The service holds its outbox while requests write and asks for pumps
+ * itself: a pump of its that held a whole batch must not leave the loop
+ * turning to pump again (the idle handle ran on while held, every turn,
+ * for as long as the writes went on). */
+static void test_a_held_outbox_that_held_a_batch_stops_pumping(void **state) {
+  fixture *fx = *state;
+  rc_error err;
+  int seen[2] = {0, 0};
+  for (int i = 0; i < 300; i++) send_via(fx, "file");
+  post_sending(fx, "move", "file", NULL);
+  outbox_hold(fx->ob, 1);
+  assert_int_equal(outbox_pump_most(fx->ob, 256, &err), 0);
+  uv_run(&fx->loop, UV_RUN_NOWAIT);
+  assert_false(uv_loop_alive(&fx->loop));
+  outbox_hold(fx->ob, 0);
+  drain(fx);
+  assert_int_equal(query_messages(engine_query(fx->eng), "C1", count_status,
+                                  seen, NULL),
+                   RC_OK);
+  assert_int_equal(seen[0], 300);
+  assert_int_equal(seen[1], 1);
+}
+
 /* Queued in a, its case moved to b and back to a by later steps before
  * the outbox came to it: cancelled, though its case is in the state that
  * wrote it; what a step writes after the return goes. On f834129 it went
@@ -969,6 +992,8 @@ int main(void) {
           test_a_case_moved_on_since_queueing_cancels, setup, teardown),
       cmocka_unit_test_setup_teardown(test_a_drain_goes_past_a_whole_batch_held,
                                       setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_held_outbox_that_held_a_batch_stops_pumping, setup, teardown),
       cmocka_unit_test_setup_teardown(
           test_a_case_that_left_and_came_back_since_queueing_cancels, setup,
           teardown),
